@@ -1,0 +1,386 @@
+/*
+ * epump.c - the event-loop thread: wait on the poller, classify readiness
+ * into events, run them (no workers) or batch them per worker, then serve
+ * the inbox and the expired timers.
+ *
+ * Threads: the loop, the poller, the heap and the outboxes belong to the
+ * epump thread.  Any thread may call ep__epump_send(): it pushes to the
+ * inbox under inlock and writes the eventfd only if the epump announced
+ * that it sleeps (sleeping/notified; both sides use seq_cst so a message
+ * pushed while the epump goes to sleep is never missed).
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define EP_NPEV 512
+
+struct epump *ep__epump_new(epcore_t *core, int index)
+{
+	struct epump *ep;
+	size_t sz = (sizeof(*ep) + EP__CACHELINE - 1) &
+	            ~(size_t)(EP__CACHELINE - 1);
+
+	ep = aligned_alloc(EP__CACHELINE, sz);
+	if (ep == NULL)
+		return NULL;
+	memset(ep, 0, sizeof(*ep));
+	ep->core = core;
+	ep->index = index;
+	ep->ops = core->ops;
+	ep->wakefd = -1;
+	ep->pev = malloc(EP_NPEV * sizeof(*ep->pev));
+	ep->npev = EP_NPEV;
+	ep->poller = ep->ops->create();
+	if (ep->pev == NULL || ep->poller == NULL)
+		goto fail;
+	ep->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (ep->wakefd < 0 || ep->wakefd >= ep->ops->maxfd)
+		goto fail;
+	if (ep->ops->add(ep->poller, ep->wakefd, 0, EP_PR) < 0)
+		goto fail;
+	pthread_mutex_init(&ep->inlock, NULL);
+	ep->self.core = core;
+	ep->self.kind = EPT_EPUMP;
+	ep->self.index = index;
+	ep->self.ep = ep;
+	ep->self.cur_src = index;
+	ep->now = ep__now_ms();
+	return ep;
+fail:
+	{
+		int e = errno ? errno : ENOMEM;
+
+		if (ep->poller != NULL)
+			ep->ops->destroy(ep->poller);
+		if (ep->wakefd >= 0)
+			close(ep->wakefd);
+		free(ep->pev);
+		free(ep);
+		errno = e;
+	}
+	return NULL;
+}
+
+void ep__epump_destroy(struct epump *ep)
+{
+	uint32_t i;
+
+	ep->ops->destroy(ep->poller);
+	close(ep->wakefd);
+	ep__heap_free(&ep->heap);
+	for (i = 0; i < ep->noutbox; i++)
+		ep__evq_free(&ep->outbox[i]);
+	free(ep->outbox);
+	ep__evq_free(&ep->inbox);
+	ep__evq_free(&ep->inspare);
+	free(ep->pev);
+	pthread_mutex_destroy(&ep->inlock);
+	free(ep);
+}
+
+void ep__epump_wake(struct epump *ep)
+{
+	if (atomic_load(&ep->sleeping) &&
+	    !atomic_exchange(&ep->notified, 1)) {
+		uint64_t one = 1;
+		ssize_t r = write(ep->wakefd, &one, sizeof(one));
+		(void)r;
+	}
+}
+
+int ep__epump_send(struct epump *ep, const struct ep__ev *ev)
+{
+	int r;
+
+	pthread_mutex_lock(&ep->inlock);
+	r = ep__evq_push(&ep->inbox, ev);
+	if (r == 0)
+		atomic_store(&ep->inlen, ep__evq_len(&ep->inbox));
+	pthread_mutex_unlock(&ep->inlock);
+	if (r < 0) {
+		errno = ENOMEM;
+		return -1;
+	}
+	ep__epump_wake(ep);
+	return 0;
+}
+
+/* What the poller should watch for dev now, as EP_PR | EP_PW. */
+static unsigned poll_mask(const struct iodev *dev)
+{
+	uint32_t pf = atomic_load_explicit(&dev->pflags, memory_order_relaxed);
+	unsigned m = 0;
+
+	if ((pf & PF_READ) && !dev->ltmask)
+		m |= EP_PR;
+	if (pf & (PF_WRITE | PF_CONNECTING))
+		m |= EP_PW;
+	return m;
+}
+
+/* op: MSG_DEV_ADD or MSG_DEV_MOD, applied on this thread, now. */
+int ep__poller_apply(struct epump *ep, struct iodev *dev, uint64_t id, int op)
+{
+	if (op == MSG_DEV_ADD)
+		return ep->ops->add(ep->poller, dev->fd, id, poll_mask(dev));
+	return ep->ops->mod(ep->poller, dev->fd, id, poll_mask(dev));
+}
+
+static struct ep__evq *outbox_for(struct epump *ep, int w)
+{
+	if ((uint32_t)w >= ep->noutbox) {
+		uint32_t n = (uint32_t)ep__nworkers(ep->core);
+		struct ep__evq *nb;
+
+		if (n <= (uint32_t)w)
+			n = (uint32_t)w + 1;
+		nb = realloc(ep->outbox, n * sizeof(*nb));
+		if (nb == NULL)
+			return NULL;
+		memset(nb + ep->noutbox, 0,
+		       (n - ep->noutbox) * sizeof(*nb));
+		ep->outbox = nb;
+		ep->noutbox = n;
+	}
+	return &ep->outbox[w];
+}
+
+/* Queues ev for worker w; the batch leaves in flush_outboxes(). */
+static void send_to_worker(struct epump *ep, int w, const struct ep__ev *ev)
+{
+	struct ep__evq *q = outbox_for(ep, w);
+
+	if (q == NULL || ep__evq_push(q, ev) < 0) {
+		/* No memory for the batch: hand this one over alone. */
+		(void)ep__worker_push(ep->core->workers[w], ev, 1);
+	}
+}
+
+static void flush_outboxes(struct epump *ep)
+{
+	uint32_t i;
+
+	for (i = 0; i < ep->noutbox; i++) {
+		struct ep__evq *q = &ep->outbox[i];
+		struct worker *w = ep->core->workers[i];
+		uint32_t n = ep__evq_len(q);
+
+		if (n == 0)
+			continue;
+		/* The ring is contiguous only up to the wrap point. */
+		while (n > 0) {
+			uint32_t h = q->head & (q->cap - 1);
+			uint32_t run = q->cap - h < n ? q->cap - h : n;
+
+			(void)ep__worker_push(w, q->ring + h, run);
+			q->head += run;
+			n -= run;
+		}
+		q->head = q->tail = 0;
+	}
+}
+
+void ep__epump_emit(struct epump *ep, struct iodev *dev, uint64_t id,
+                    int event)
+{
+	struct ep__ev ev = { 0 };
+	int w;
+
+	ev.id = id;
+	ev.type = EV_DEV;
+	ev.event = event;
+	ev.src = (int16_t)ep->index;
+	atomic_store_explicit(&ep->nevents,
+	    atomic_load_explicit(&ep->nevents, memory_order_relaxed) + 1,
+	    memory_order_relaxed);
+	if (ep__nworkers(ep->core) == 0) {
+		(void)ep__dev_run(dev, id, &ev);
+		return;
+	}
+	w = ep__dev_worker(ep->core, dev);
+	if (!ep->ops->edge && (event == IOE_READ || event == IOE_ACCEPT) &&
+	    !dev->ltmask) {
+		/* Level-triggered: stop reporting reads until the worker's
+		 * handler has run (MSG_DEV_REARM), or this thread would spin. */
+		dev->ltmask = 1;
+		(void)ep__poller_apply(ep, dev, id, MSG_DEV_MOD);
+	}
+	send_to_worker(ep, w, &ev);
+}
+
+/* Turns one poller result into events (rule 5: none is swallowed). */
+static void classify(struct epump *ep, const struct ep__pevent *pe)
+{
+	struct iodev *dev = ep__dev_lookup(ep->core, pe->id);
+	uint32_t pf, ev = pe->ev;
+
+	if (dev == NULL)
+		return; /* stale: the device closed since the kernel saw it */
+	pf = atomic_load_explicit(&dev->pflags, memory_order_relaxed);
+	if (pf & PF_CONNECTING) {
+		int err = 0;
+		socklen_t len = sizeof(err);
+
+		if (!(ev & (EP_PW | EP_PERR | EP_PHUP)))
+			return;
+		if (getsockopt(dev->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+			err = errno;
+		if (err == 0 && (ev & EP_PERR))
+			err = ECONNREFUSED;
+		atomic_fetch_and(&dev->pflags,
+		                 ~(uint32_t)(PF_CONNECTING | PF_WRITE));
+		if (!ep->ops->edge)
+			(void)ep__poller_apply(ep, dev, pe->id, MSG_DEV_MOD);
+		ep__epump_emit(ep, dev, pe->id,
+		               err ? IOE_CONNFAIL : IOE_CONNECTED);
+		if (err == 0 && (ev & EP_PR) && (pf & PF_READ))
+			ep__epump_emit(ep, dev, pe->id, IOE_READ);
+		return;
+	}
+	if ((ev & (EP_PR | EP_PERR | EP_PHUP)) && (pf & PF_READ))
+		ep__epump_emit(ep, dev, pe->id,
+		               (pf & PF_LISTEN) ? IOE_ACCEPT : IOE_READ);
+	if ((ev & (EP_PW | EP_PERR | EP_PHUP)) && (pf & PF_WRITE)) {
+		/* One-shot: clear before posting; iodev_add_notify re-arms. */
+		uint32_t old = atomic_fetch_and(&dev->pflags,
+		                                ~(uint32_t)PF_WRITE);
+		if (old & PF_WRITE) {
+			if (!ep->ops->edge)
+				(void)ep__poller_apply(ep, dev, pe->id,
+				                       MSG_DEV_MOD);
+			ep__epump_emit(ep, dev, pe->id, IOE_WRITE);
+		}
+	}
+}
+
+static void run_user(struct epump *ep, const struct ep__ev *ev)
+{
+	ep->self.cur_src = ep->index;
+	ev->handler(ev->cbpara, ev->para, ev->event, FDT_USERCMD);
+}
+
+static void dev_close_msg(struct epump *ep, uint64_t id)
+{
+	struct iodev *dev = ep__slab_at(&ep->core->devs, EP__ID_SLOT(id));
+	uint64_t tag;
+
+	if (dev == NULL)
+		return;
+	tag = atomic_load(&dev->tag);
+	if (EP__TAG_GEN(tag) != EP__ID_GEN(id) || !(tag & DEV_CLOSING))
+		return;
+	(void)ep->ops->del(ep->poller, dev->fd);
+	if (atomic_load(&dev->bound) == DEVB_ALL &&
+	    atomic_fetch_sub(&dev->nregs, 1) != 1)
+		return;
+	ep__dev_finish(dev);
+}
+
+static void handle_msg(struct epump *ep, const struct ep__ev *ev)
+{
+	struct iodev *dev;
+
+	switch (ev->type) {
+	case EV_USER:
+		run_user(ep, ev);
+		break;
+	case EV_DEVUSER:
+		dev = ep__dev_lookup(ep->core, ev->id);
+		if (dev != NULL)
+			(void)ep__dev_run(dev, ev->id, ev);
+		break;
+	case MSG_DEV_ADD:
+		dev = ep__dev_lookup(ep->core, ev->id);
+		if (dev != NULL &&
+		    ep__poller_apply(ep, dev, ev->id, MSG_DEV_ADD) < 0)
+			ep__epump_emit(ep, dev, ev->id, IOE_INVALID_DEV);
+		break;
+	case MSG_DEV_MOD:
+		dev = ep__dev_lookup(ep->core, ev->id);
+		if (dev != NULL)
+			(void)ep__poller_apply(ep, dev, ev->id, MSG_DEV_MOD);
+		break;
+	case MSG_DEV_REARM:
+		dev = ep__dev_lookup(ep->core, ev->id);
+		if (dev != NULL && dev->ltmask) {
+			dev->ltmask = 0;
+			(void)ep__poller_apply(ep, dev, ev->id, MSG_DEV_MOD);
+		}
+		break;
+	case MSG_DEV_CLOSE:
+		dev_close_msg(ep, ev->id);
+		break;
+	case MSG_TIMER_ARM:
+		ep__timer_arm_msg(ep, ev->id);
+		break;
+	case MSG_TIMER_DEL:
+		ep__timer_del_msg(ep, ev->id);
+		break;
+	default:
+		break;
+	}
+}
+
+/*
+ * Takes the whole inbox in one lock by swapping it with the spare ring,
+ * then serves it without the lock: no allocation once the rings are grown.
+ */
+static void drain_inbox(struct epump *ep)
+{
+	struct ep__evq mine;
+	struct ep__ev ev;
+
+	if (atomic_load(&ep->inlen) == 0)
+		return;
+	pthread_mutex_lock(&ep->inlock);
+	mine = ep->inbox;
+	ep->inbox = ep->inspare;
+	atomic_store(&ep->inlen, 0);
+	pthread_mutex_unlock(&ep->inlock);
+	while (!ep__stopping(ep->core) && ep__evq_pop(&mine, &ev))
+		handle_msg(ep, &ev);
+	mine.head = mine.tail = 0;
+	ep->inspare = mine;
+}
+
+void ep__epump_loop(struct epump *ep)
+{
+	epcore_t *core = ep->core;
+
+	ep->now = ep__now_ms();
+	while (!ep__stopping(core)) {
+		int timeout = ep__timer_next_ms(ep), n, i;
+
+		atomic_store(&ep->sleeping, 1);
+		if (atomic_load(&ep->inlen) > 0 || ep__stopping(core))
+			timeout = 0;
+		n = ep->ops->wait(ep->poller, ep->pev, ep->npev, timeout);
+		atomic_store(&ep->sleeping, 0);
+		ep->now = ep__now_ms();
+		atomic_store_explicit(&ep->nloops,
+		    atomic_load_explicit(&ep->nloops, memory_order_relaxed) + 1,
+		    memory_order_relaxed);
+		for (i = 0; i < n; i++) {
+			if (ep->pev[i].id == 0) {
+				uint64_t v;
+				ssize_t r = read(ep->wakefd, &v, sizeof(v));
+
+				(void)r;
+				atomic_store(&ep->notified, 0);
+				continue;
+			}
+			classify(ep, &ep->pev[i]);
+		}
+		flush_outboxes(ep);
+		drain_inbox(ep);
+		ep__timers_expire(ep);
+		flush_outboxes(ep);
+	}
+}

@@ -1,0 +1,347 @@
+/*
+ * internal.h - structures and helpers shared inside libepump (never
+ * installed).  Internal names start with ep__; nothing here is exported.
+ *
+ * Threading, in one paragraph: an epump thread owns its poller, its timer
+ * heap and its inbox's consumer side; a worker owns its queue's consumer
+ * side.  Other threads talk to them only through those queues.  A device
+ * or timer is named by a 64-bit id (generation << 32 | slot); its memory
+ * lives in a slab that is never freed before epcore_free(), so a stale
+ * pointer or id is always safe to check against the object's atomic tag.
+ */
+#ifndef EP_INTERNAL_H
+#define EP_INTERNAL_H
+
+#include "config.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "epump.h"
+#include "poller.h"
+
+#define EP__MAX_EPUMPS  256
+#define EP__MAX_WORKERS 1024
+#define EP__CACHELINE   64
+
+/* ---- ids and slabs (slab.c) ---- */
+
+#define EP__SLAB_CHUNK_SHIFT 12
+#define EP__SLAB_CHUNK       (1u << EP__SLAB_CHUNK_SHIFT)
+#define EP__SLAB_MAXCHUNKS   4096 /* 16M objects per table */
+#define EP__CACHE_MAX        64   /* free slots a thread keeps per table */
+
+/*
+ * Every slab object starts with this header.  tag = generation << 8 |
+ * state bits; the generation is bumped when the object is freed, so an id
+ * (generation << 32 | slot) names one life of the slot only.
+ */
+struct ep__obj {
+	_Atomic uint64_t tag;
+	uint32_t slot;
+};
+
+#define EP__TAG_GEN(tag)   ((uint32_t)((tag) >> 8))
+#define EP__ID_GEN(id)     ((uint32_t)((id) >> 32))
+#define EP__ID_SLOT(id)    ((uint32_t)(id))
+#define EP__MKID(gen, slot) (((uint64_t)(gen) << 32) | (uint32_t)(slot))
+
+struct ep__slab {
+	size_t objsize;
+	_Atomic(char *) *chunks;  /* EP__SLAB_MAXCHUNKS pointers */
+	pthread_mutex_t lock;     /* guards the fields below */
+	uint32_t *freelist;
+	uint32_t nfree, capfree;
+	uint32_t next;            /* first slot never handed out */
+	_Atomic uint32_t live;    /* objects handed out and not freed */
+};
+
+/* A thread's private stock of free slots of one slab. */
+struct ep__slabcache {
+	uint32_t n;
+	uint32_t slot[EP__CACHE_MAX];
+};
+
+int   ep__slab_init(struct ep__slab *s, size_t objsize);
+void  ep__slab_destroy(struct ep__slab *s);
+void *ep__slab_alloc(struct ep__slab *s, struct ep__slabcache *c);
+void  ep__slab_free(struct ep__slab *s, struct ep__slabcache *c, void *obj);
+void *ep__slab_at(struct ep__slab *s, uint32_t slot);
+void  ep__slab_flush(struct ep__slab *s, struct ep__slabcache *c);
+/* Calls fn on every slot ever handed out (live or not); single-threaded use. */
+void  ep__slab_foreach(struct ep__slab *s, void (*fn)(void *obj, void *arg),
+                       void *arg);
+
+/* ---- time (clock.c) ---- */
+uint64_t ep__now_ms(void);
+
+/* ---- event rings (evq.c) ---- */
+
+enum {
+	EV_DEV = 1,     /* device readiness: id, event */
+	EV_TIMER,       /* timer expiry: id */
+	EV_USER,        /* user event: handler, cbpara, para, event */
+	EV_DEVUSER,     /* user event serialized with a device: id + user */
+	/* epump inbox only */
+	MSG_DEV_ADD,    /* register id with the poller */
+	MSG_DEV_MOD,    /* apply id's interest flags to the poller */
+	MSG_DEV_CLOSE,  /* deregister id, close it when the last epump has */
+	MSG_DEV_REARM,  /* level-triggered backends: unmask id's reads */
+	MSG_TIMER_ARM,  /* put timer id in the heap */
+	MSG_TIMER_DEL,  /* take stopped timer id out of the heap, free it */
+};
+
+struct ep__ev {
+	uint64_t id;
+	IOHandler *handler;
+	void *cbpara;
+	void *para;
+	int32_t event;
+	uint16_t type;
+	int16_t src;            /* epump index that produced it, or -1 */
+};
+
+struct ep__evq {
+	struct ep__ev *ring;
+	uint32_t cap;           /* power of two, or 0 */
+	uint32_t head, tail;    /* free-running; count = tail - head */
+};
+
+static inline uint32_t ep__evq_len(const struct ep__evq *q)
+{
+	return q->tail - q->head;
+}
+int  ep__evq_push(struct ep__evq *q, const struct ep__ev *ev);
+int  ep__evq_reserve(struct ep__evq *q, uint32_t n);
+bool ep__evq_pop(struct ep__evq *q, struct ep__ev *ev);
+void ep__evq_free(struct ep__evq *q);
+
+/* ---- per-thread context ---- */
+
+struct epump;
+struct worker;
+
+struct ep__thread {
+	epcore_t *core;
+	int kind;               /* EPT_EPUMP or EPT_WORKER */
+	int index;
+	struct epump *ep;       /* set on epump threads */
+	struct worker *wk;      /* set on worker threads */
+	int cur_src;            /* epump behind the event being handled, -1 */
+	uint64_t cur_dev;       /* device whose handler runs now, 0 if none */
+	struct ep__slabcache devcache;
+	struct ep__slabcache tmcache;
+};
+
+extern __thread struct ep__thread *ep__self;
+
+static inline struct ep__thread *ep__self_in(const epcore_t *core)
+{
+	struct ep__thread *t = ep__self;
+	return (t != NULL && t->core == core) ? t : NULL;
+}
+
+/* ---- devices (iodev.c) ---- */
+
+/* Device tag state bits. */
+#define DEV_LIVE    0x01u
+#define DEV_BUSY    0x02u   /* a thread holds it: a handler runs, or bind */
+#define DEV_CLOSING 0x04u   /* closed; the holder or an epump finishes it */
+#define DEV_RERUN   0x08u   /* BIND_ALL without workers: run again */
+
+/* pflags: interest and state read by the epump when classifying. */
+#define PF_READ       RWF_READ
+#define PF_WRITE      RWF_WRITE
+#define PF_LISTEN     0x10u
+#define PF_CONNECTING 0x20u
+#define PF_NOCLOSE    0x40u   /* the fd is not ours to close */
+
+/* Where a device is polled. */
+#define DEVB_NONE   0
+#define DEVB_ONE    1         /* dev->epump */
+#define DEVB_ALL    2         /* every epump; nregs of them hold it */
+#define DEVB_PARKED 3         /* waiting in core->parked for an epump */
+
+struct iodev {
+	_Atomic uint64_t tag;
+	uint32_t slot;
+	int fd;
+	_Atomic uint32_t pflags;
+	int32_t fdtype;
+	_Atomic int16_t epump;      /* DEVB_ONE: the epump index */
+	_Atomic int16_t worker;     /* sticky worker, -1 until assigned */
+	_Atomic uint8_t bound;      /* DEVB_* */
+	uint8_t ltmask;             /* epump-owned: reads masked (poll/select) */
+	_Atomic int16_t nregs;      /* DEVB_ALL: epumps still holding it */
+	_Atomic int32_t rerun_ev;
+	epcore_t *core;
+	void *para;
+	IOHandler *handler;
+	void *cbpara;
+};
+
+int  ep__dev_run(struct iodev *dev, uint64_t id, const struct ep__ev *ev);
+struct iodev *ep__dev_lookup(epcore_t *core, uint64_t id);
+void ep__dev_finish(struct iodev *dev);
+void ep__dev_adopt(struct epump *ep, struct iodev *dev);
+int  ep__dev_poll_mask(const struct iodev *dev);
+void ep__dev_close_all(epcore_t *core);
+
+/* ---- timers (iotimer.c) ---- */
+
+#define TM_FREE      0u
+#define TM_PENDING   1u
+#define TM_FIRING    2u
+#define TM_CANCELLED 3u
+
+struct iotimer {
+	_Atomic uint64_t tag;
+	uint32_t slot;
+	int32_t hidx;               /* epump-owned: heap index, -1 if out */
+	uint64_t deadline;          /* ms on the monotonic clock */
+	_Atomic int16_t epump;      /* holding epump, -1 while parked */
+	int16_t worker;             /* worker that started it, -1 */
+	int32_t cmdid;
+	epcore_t *core;
+	void *para;
+	IOHandler *handler;
+	void *cbpara;
+};
+
+struct ep__heapent {
+	uint64_t key;               /* deadline << 20 | sequence */
+	struct iotimer *t;
+};
+
+struct ep__heap {
+	struct ep__heapent *e;
+	uint32_t n, cap;
+};
+
+int  ep__timer_arm(struct epump *ep, struct iotimer *t);
+void ep__timer_del_msg(struct epump *ep, uint64_t id);
+void ep__timer_arm_msg(struct epump *ep, uint64_t id);
+void ep__timers_expire(struct epump *ep);
+int  ep__timer_next_ms(struct epump *ep);
+int  ep__timer_run(epcore_t *core, uint64_t id);
+void ep__timer_adopt(struct epump *ep, struct iotimer *t);
+void ep__heap_free(struct ep__heap *h);
+
+/* ---- epump threads (epump.c) ---- */
+
+struct epump {
+	epcore_t *core;
+	int index;
+	pthread_t thread;
+	bool spawned;               /* started by epcore_start_epump */
+	_Atomic bool running;
+	const struct ep__poller_ops *ops;
+	void *poller;
+	int wakefd;
+	struct ep__thread self;
+	/* timers: owned by this thread */
+	struct ep__heap heap;
+	uint64_t now;
+	uint32_t tseq;
+	/* outgoing batches, one per worker: owned by this thread */
+	struct ep__evq *outbox;
+	uint32_t noutbox;
+	struct ep__evq inspare;     /* the inbox's other ring, when idle */
+	struct ep__pevent *pev;
+	int npev;
+	/* load figures read by other threads */
+	_Atomic uint32_t ndevices;
+	_Atomic uint32_t ntimers;
+	_Atomic uint64_t nevents;
+	_Atomic uint64_t nloops;
+	/* the inbox: any thread pushes, this thread pops */
+	_Alignas(EP__CACHELINE) pthread_mutex_t inlock;
+	struct ep__evq inbox;
+	_Atomic uint32_t inlen;
+	_Atomic int sleeping;
+	_Atomic int notified;
+};
+
+struct epump *ep__epump_new(epcore_t *core, int index);
+void ep__epump_destroy(struct epump *ep);
+void ep__epump_loop(struct epump *ep);
+int  ep__epump_send(struct epump *ep, const struct ep__ev *ev);
+void ep__epump_wake(struct epump *ep);
+void ep__epump_emit(struct epump *ep, struct iodev *dev, uint64_t id,
+                    int event);
+int  ep__poller_apply(struct epump *ep, struct iodev *dev, uint64_t id,
+                      int op);
+
+/* ---- workers (worker.c) ---- */
+
+struct worker {
+	epcore_t *core;
+	int index;
+	pthread_t thread;
+	struct ep__thread self;
+	_Atomic uint32_t ndevices;  /* devices assigned to it */
+	_Atomic uint64_t nevents;
+	_Alignas(EP__CACHELINE) pthread_mutex_t lock;
+	struct ep__evq q;           /* producers push here, under lock */
+	_Atomic uint32_t qlen;
+	_Atomic uint32_t futex;     /* bumped to wake the worker */
+	_Atomic int sleeping;
+};
+
+struct worker *ep__worker_new(epcore_t *core, int index);
+void ep__worker_destroy(struct worker *w);
+int  ep__worker_push(struct worker *w, const struct ep__ev *ev, uint32_t n);
+void ep__worker_wake(struct worker *w);
+int  ep__worker_pick(epcore_t *core);
+int  ep__dev_worker(epcore_t *core, struct iodev *dev);
+void *ep__worker_main(void *arg);
+
+/* ---- the core (epcore.c) ---- */
+
+struct ep__idvec {
+	uint64_t *v;
+	uint32_t n, cap;
+};
+
+struct epcore {
+	const struct ep__poller_ops *ops;
+	int maxfd;
+	_Atomic int stopping;
+	pthread_mutex_t lock;       /* registry, parked objects, thread start */
+	pthread_cond_t cond;        /* main epumps leaving */
+	struct epump *epumps[EP__MAX_EPUMPS];
+	_Atomic int nepumps;
+	int nmain;                  /* epump_main_start threads in their loop */
+	struct worker *workers[EP__MAX_WORKERS];
+	_Atomic int nworkers;
+	_Atomic uint32_t rr;        /* round-robin start for least-loaded picks */
+	struct ep__slab devs;
+	struct ep__slab timers;
+	struct ep__idvec parked_devs;   /* BIND_ONE before any epump */
+	struct ep__idvec all_devs;      /* BIND_ALL devices */
+	struct ep__idvec parked_timers;
+};
+
+int  ep__idvec_add(struct ep__idvec *v, uint64_t id);
+bool ep__idvec_del(struct ep__idvec *v, uint64_t id);
+int  ep__epump_pick(epcore_t *core);
+struct epump *ep__epump_at(epcore_t *core, int index);
+
+static inline int ep__nworkers(const epcore_t *core)
+{
+	return atomic_load_explicit(&core->nworkers, memory_order_acquire);
+}
+
+static inline int ep__nepumps(const epcore_t *core)
+{
+	return atomic_load_explicit(&core->nepumps, memory_order_acquire);
+}
+
+static inline bool ep__stopping(const epcore_t *core)
+{
+	return atomic_load_explicit(&core->stopping, memory_order_acquire);
+}
+
+#endif /* EP_INTERNAL_H */

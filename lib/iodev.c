@@ -1,0 +1,649 @@
+/*
+ * iodev.c - devices: creation, binding to epump threads, interest flags,
+ * running handlers under the one-thread-at-a-time rule, and closing.
+ *
+ * A device's tag (generation << 8 | DEV_* bits) is its lock-free state:
+ * a runner enters by setting DEV_BUSY on the exact generation it was given
+ * (a stale event fails there and is dropped); a close sets DEV_CLOSING and
+ * whoever holds DEV_BUSY finishes it.  The fd is closed and the slot freed
+ * only on the epump thread that polls the device (or on any thread for a
+ * device nobody polls), so every epoll_ctl on the fd is either on that
+ * thread or by the thread holding DEV_BUSY: a close can never race a
+ * registration onto a reused fd number.
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <unistd.h>
+
+#define DEV_FDTYPES (FDT_LISTEN | FDT_CONNECTED | FDT_ACCEPTED | \
+                     FDT_UDPSRV | FDT_UDPCLI | FDT_USOCK_LISTEN |   \
+                     FDT_USOCK_CONNECTED | FDT_USOCK_ACCEPTED |     \
+                     FDT_RAWSOCK | FDT_FILEDEV | FDT_STDIN | FDT_STDOUT)
+
+static inline uint64_t dev_idle(uint32_t gen)
+{
+	return ((uint64_t)gen << 8) | DEV_LIVE;
+}
+
+/* The live device named by id (not closing), or NULL. */
+struct iodev *ep__dev_lookup(epcore_t *core, uint64_t id)
+{
+	struct iodev *dev = ep__slab_at(&core->devs, EP__ID_SLOT(id));
+	uint64_t tag;
+
+	if (dev == NULL)
+		return NULL;
+	tag = atomic_load_explicit(&dev->tag, memory_order_acquire);
+	if (EP__TAG_GEN(tag) != EP__ID_GEN(id) ||
+	    (tag & (DEV_LIVE | DEV_CLOSING)) != DEV_LIVE)
+		return NULL;
+	return dev;
+}
+
+/* The id of dev's current life if it is live and not closing, else 0. */
+static uint64_t dev_live_id(const struct iodev *dev)
+{
+	uint64_t tag = atomic_load_explicit(&dev->tag, memory_order_acquire);
+
+	if ((tag & (DEV_LIVE | DEV_CLOSING)) != DEV_LIVE)
+		return 0;
+	return EP__MKID(EP__TAG_GEN(tag), dev->slot);
+}
+
+iodev_t *iodev_new(epcore_t *core, int fd, int fdtype, void *para,
+                   IOHandler *handler, void *cbpara)
+{
+	struct ep__thread *self;
+	struct iodev *dev;
+	uint32_t pf = PF_READ;
+	uint64_t tag;
+	int fl;
+
+	if (core == NULL || handler == NULL || fd < 0 ||
+	    (fdtype & ~DEV_FDTYPES) != 0 || fdtype == 0 ||
+	    (fdtype & (fdtype - 1)) != 0) {
+		errno = EINVAL;
+		return NULL;
+	}
+	if (ep__stopping(core)) {
+		errno = ECANCELED;
+		return NULL;
+	}
+	fl = fcntl(fd, F_GETFL);
+	if (fl < 0)
+		return NULL; /* EBADF */
+	if (!(fl & O_NONBLOCK) && fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+		return NULL;
+	self = ep__self_in(core);
+	dev = ep__slab_alloc(&core->devs, self ? &self->devcache : NULL);
+	if (dev == NULL)
+		return NULL;
+	if (fdtype & (FDT_LISTEN | FDT_USOCK_LISTEN))
+		pf |= PF_LISTEN;
+	dev->fd = fd;
+	dev->fdtype = fdtype;
+	dev->core = core;
+	dev->para = para;
+	dev->handler = handler;
+	dev->cbpara = cbpara;
+	atomic_store_explicit(&dev->pflags, pf, memory_order_relaxed);
+	atomic_store_explicit(&dev->epump, -1, memory_order_relaxed);
+	atomic_store_explicit(&dev->worker, -1, memory_order_relaxed);
+	atomic_store_explicit(&dev->bound, DEVB_NONE, memory_order_relaxed);
+	tag = atomic_load_explicit(&dev->tag, memory_order_relaxed);
+	atomic_store_explicit(&dev->tag, tag | DEV_LIVE, memory_order_release);
+	return dev;
+}
+
+/* May this thread touch dev's registration on ep directly? */
+static bool may_touch_poller(const struct epump *ep, uint64_t id)
+{
+	struct ep__thread *self = ep__self_in(ep->core);
+
+	if (self == NULL)
+		return false;
+	if (self->ep == ep)
+		return true;
+	return ep->ops->mt_safe && self->cur_dev == id;
+}
+
+/* Registers dev with ep now, or asks ep to.  Caller holds core->lock. */
+static int dev_register(struct epump *ep, struct iodev *dev, uint64_t id)
+{
+	struct ep__ev m = { 0 };
+
+	if (ep->ops->mt_safe ||
+	    (ep__self_in(ep->core) && ep__self->ep == ep) ||
+	    !atomic_load(&ep->running))
+		return ep__poller_apply(ep, dev, id, MSG_DEV_ADD);
+	m.type = MSG_DEV_ADD;
+	m.id = id;
+	return ep__epump_send(ep, &m);
+}
+
+/* Called by core_adopt() (core->lock held) for a parked or BIND_ALL dev. */
+void ep__dev_adopt(struct epump *ep, struct iodev *dev)
+{
+	uint64_t id = dev_live_id(dev);
+
+	if (id == 0)
+		return;
+	if (atomic_load(&dev->bound) == DEVB_ALL) {
+		if (ep__poller_apply(ep, dev, id, MSG_DEV_ADD) == 0)
+			atomic_fetch_add(&dev->nregs, 1);
+		return;
+	}
+	atomic_store(&dev->epump, (int16_t)ep->index);
+	atomic_store(&dev->bound, DEVB_ONE);
+	atomic_fetch_add(&ep->ndevices, 1);
+	(void)ep__poller_apply(ep, dev, id, MSG_DEV_ADD);
+}
+
+static int bind_all(epcore_t *core, struct iodev *dev, uint64_t id)
+{
+	int n = ep__nepumps(core), i;
+
+	if (ep__idvec_add(&core->all_devs, id) < 0) {
+		errno = ENOMEM;
+		return -1;
+	}
+	atomic_store(&dev->bound, DEVB_ALL);
+	for (i = 0; i < n; i++) {
+		if (dev_register(core->epumps[i], dev, id) < 0) {
+			int e = errno, k;
+
+			for (k = 0; k < i; k++)
+				if (core->ops->mt_safe)
+					(void)core->ops->del(
+					    core->epumps[k]->poller, dev->fd);
+			if (i > 0 && !core->ops->mt_safe) {
+				/* Messages already sent: keep what holds. */
+				atomic_store(&dev->nregs, (int16_t)i);
+				return 0;
+			}
+			atomic_store(&dev->bound, DEVB_NONE);
+			ep__idvec_del(&core->all_devs, id);
+			errno = e;
+			return -1;
+		}
+	}
+	atomic_store(&dev->nregs, (int16_t)n);
+	return 0;
+}
+
+int iodev_bind_epump(iodev_t *dev, int bindtype, int epump)
+{
+	epcore_t *core;
+	struct ep__thread *self;
+	uint64_t id;
+	int idx = -1, r = 0, e = 0;
+
+	if (dev == NULL) {
+		errno = EINVAL;
+		return -1;
+	}
+	core = dev->core;
+	if (bindtype != BIND_ONE_EPUMP && bindtype != BIND_GIVEN_EPUMP &&
+	    bindtype != BIND_ALL_EPUMP && bindtype != BIND_CURRENT_EPUMP) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (dev->fd >= core->ops->maxfd) {
+		errno = EINVAL;
+		return -1;
+	}
+	self = ep__self_in(core);
+	pthread_mutex_lock(&core->lock);
+	id = dev_live_id(dev);
+	if (id == 0) {
+		e = ENOENT;
+		goto out;
+	}
+	if (atomic_load(&dev->bound) != DEVB_NONE) {
+		e = EALREADY;
+		goto out;
+	}
+	if (ep__stopping(core)) {
+		e = ECANCELED;
+		goto out;
+	}
+	if (bindtype == BIND_ALL_EPUMP) {
+		if (bind_all(core, dev, id) < 0)
+			e = errno;
+		goto out;
+	}
+	if (bindtype == BIND_GIVEN_EPUMP) {
+		if (epump < 0 || epump >= ep__nepumps(core)) {
+			e = ESRCH;
+			goto out;
+		}
+		idx = epump;
+	} else if (bindtype == BIND_CURRENT_EPUMP && self != NULL &&
+	           self->cur_src >= 0) {
+		idx = self->cur_src;
+	} else {
+		idx = ep__epump_pick(core);
+	}
+	if (idx < 0) {
+		if (ep__idvec_add(&core->parked_devs, id) < 0) {
+			e = ENOMEM;
+			goto out;
+		}
+		atomic_store(&dev->bound, DEVB_PARKED);
+		goto out;
+	}
+	atomic_store(&dev->epump, (int16_t)idx);
+	atomic_store(&dev->bound, DEVB_ONE);
+	atomic_fetch_add(&core->epumps[idx]->ndevices, 1);
+	if (dev_register(core->epumps[idx], dev, id) < 0) {
+		e = errno;
+		atomic_fetch_sub(&core->epumps[idx]->ndevices, 1);
+		atomic_store(&dev->bound, DEVB_NONE);
+		atomic_store(&dev->epump, -1);
+	}
+out:
+	pthread_mutex_unlock(&core->lock);
+	if (e != 0) {
+		errno = e;
+		r = -1;
+	}
+	return r;
+}
+
+/* Applies dev's interest flags to every poller that holds it. */
+static void dev_apply(struct iodev *dev, uint64_t id)
+{
+	epcore_t *core = dev->core;
+	uint8_t b = atomic_load(&dev->bound);
+	int i, n, first, last;
+
+	if (b == DEVB_ONE) {
+		first = atomic_load(&dev->epump);
+		last = first + 1;
+	} else if (b == DEVB_ALL) {
+		first = 0;
+		last = ep__nepumps(core);
+	} else {
+		return; /* applied when it is registered */
+	}
+	n = ep__nepumps(core);
+	for (i = first; i < last && i < n; i++) {
+		struct epump *ep = core->epumps[i];
+
+		if (may_touch_poller(ep, id)) {
+			(void)ep__poller_apply(ep, dev, id, MSG_DEV_MOD);
+		} else {
+			struct ep__ev m = { 0 };
+
+			m.type = MSG_DEV_MOD;
+			m.id = id;
+			(void)ep__epump_send(ep, &m);
+		}
+	}
+}
+
+static int dev_notify(iodev_t *dev, int rwflags, bool add)
+{
+	uint64_t id;
+	uint32_t old, bits = (uint32_t)rwflags;
+
+	if (dev == NULL || rwflags == 0 ||
+	    (rwflags & ~(RWF_READ | RWF_WRITE)) != 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	id = dev_live_id(dev);
+	if (id == 0) {
+		errno = ENOENT;
+		return -1;
+	}
+	if (add) {
+		old = atomic_fetch_or(&dev->pflags, bits);
+		if ((old & bits) == bits)
+			return 0; /* armed already: no syscall */
+	} else {
+		old = atomic_fetch_and(&dev->pflags, ~bits);
+		if ((old & bits) == 0)
+			return 0;
+	}
+	dev_apply(dev, id);
+	return 0;
+}
+
+int iodev_add_notify(iodev_t *dev, int rwflags)
+{
+	return dev_notify(dev, rwflags, true);
+}
+
+int iodev_del_notify(iodev_t *dev, int rwflags)
+{
+	return dev_notify(dev, rwflags, false);
+}
+
+/*
+ * The end of a device's life, on the thread that may do it: close the fd,
+ * release the load counts, bump the generation, return the slot.
+ */
+void ep__dev_finish(struct iodev *dev)
+{
+	epcore_t *core = dev->core;
+	struct ep__thread *self = ep__self_in(core);
+	uint8_t b = atomic_load(&dev->bound);
+	int16_t w = atomic_load(&dev->worker);
+
+	if (!(atomic_load(&dev->pflags) & PF_NOCLOSE))
+		close(dev->fd);
+	if (b == DEVB_ONE)
+		atomic_fetch_sub(&core->epumps[atomic_load(&dev->epump)]
+		                      ->ndevices, 1);
+	if (w >= 0)
+		atomic_fetch_sub(&core->workers[w]->ndevices, 1);
+	dev->fd = -1;
+	dev->handler = NULL;
+	atomic_store(&dev->bound, DEVB_NONE);
+	ep__slab_free(&core->devs, self ? &self->devcache : NULL, dev);
+}
+
+/*
+ * Finishes a close; the caller holds DEV_BUSY | DEV_CLOSING, so no handler
+ * of dev runs and no other thread finishes it.
+ */
+static void dev_close_claimed(struct iodev *dev, uint64_t id)
+{
+	epcore_t *core = dev->core;
+	struct ep__thread *self = ep__self_in(core);
+	uint8_t b = atomic_load(&dev->bound);
+	struct ep__ev m = { 0 };
+	int i, n;
+
+	m.type = MSG_DEV_CLOSE;
+	m.id = id;
+	if (b == DEVB_NONE || b == DEVB_PARKED || b == DEVB_ALL) {
+		/* These change only under core->lock (binding, adoption). */
+		pthread_mutex_lock(&core->lock);
+		b = atomic_load(&dev->bound);
+		if (b == DEVB_NONE || b == DEVB_PARKED) {
+			if (b == DEVB_PARKED)
+				ep__idvec_del(&core->parked_devs, id);
+			atomic_store(&dev->bound, DEVB_NONE);
+			ep__dev_finish(dev);
+			pthread_mutex_unlock(&core->lock);
+			return;
+		}
+		if (b == DEVB_ALL) {
+			ep__idvec_del(&core->all_devs, id);
+			n = ep__nepumps(core);
+			for (i = 0; i < n; i++) {
+				struct epump *ep = core->epumps[i];
+
+				if (self != NULL && self->ep == ep) {
+					(void)ep->ops->del(ep->poller, dev->fd);
+					if (atomic_fetch_sub(&dev->nregs, 1) == 1)
+						ep__dev_finish(dev);
+				} else {
+					(void)ep__epump_send(ep, &m);
+				}
+			}
+			if (n == 0)
+				ep__dev_finish(dev);
+			pthread_mutex_unlock(&core->lock);
+			return;
+		}
+		pthread_mutex_unlock(&core->lock);
+	}
+	/* DEVB_ONE: only its epump closes the fd. */
+	{
+		struct epump *ep = core->epumps[atomic_load(&dev->epump)];
+
+		if (self != NULL && self->ep == ep) {
+			(void)ep->ops->del(ep->poller, dev->fd);
+			ep__dev_finish(dev);
+		} else {
+			(void)ep__epump_send(ep, &m);
+		}
+	}
+}
+
+static int dev_close(struct iodev *dev, uint64_t id)
+{
+	uint32_t gen = EP__ID_GEN(id);
+	uint64_t cur = atomic_load(&dev->tag);
+
+	for (;;) {
+		if (EP__TAG_GEN(cur) != gen ||
+		    (cur & (DEV_LIVE | DEV_CLOSING)) != DEV_LIVE) {
+			errno = ENOENT;
+			return -1;
+		}
+		if (cur & DEV_BUSY) {
+			/* A handler runs (maybe ours): it finishes the close
+			 * when it returns. */
+			if (atomic_compare_exchange_weak(&dev->tag, &cur,
+			                                 cur | DEV_CLOSING))
+				return 0;
+			continue;
+		}
+		if (atomic_compare_exchange_weak(&dev->tag, &cur,
+		        cur | DEV_BUSY | DEV_CLOSING)) {
+			dev_close_claimed(dev, id);
+			return 0;
+		}
+	}
+}
+
+void iodev_close(iodev_t *dev)
+{
+	uint64_t id;
+
+	if (dev == NULL)
+		return;
+	id = dev_live_id(dev);
+	if (id != 0)
+		(void)dev_close(dev, id);
+}
+
+int iodev_close_by(epcore_t *core, uint64_t id)
+{
+	struct iodev *dev;
+
+	if (core == NULL || id == 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	dev = ep__slab_at(&core->devs, EP__ID_SLOT(id));
+	if (dev == NULL) {
+		errno = ENOENT;
+		return -1;
+	}
+	return dev_close(dev, id);
+}
+
+iodev_t *iodev_by_id(epcore_t *core, uint64_t id)
+{
+	struct iodev *dev;
+
+	if (core == NULL) {
+		errno = EINVAL;
+		return NULL;
+	}
+	dev = ep__dev_lookup(core, id);
+	if (dev == NULL)
+		errno = ENOENT;
+	return dev;
+}
+
+/*
+ * Runs one event of dev (EV_DEV or EV_DEVUSER) if id still names it, with
+ * DEV_BUSY held.  Returns 1 if a handler ran, 0 if the event was stale.
+ */
+int ep__dev_run(struct iodev *dev, uint64_t id, const struct ep__ev *ev)
+{
+	struct ep__thread *self = ep__self;
+	uint32_t gen = EP__ID_GEN(id);
+	uint64_t cur = atomic_load(&dev->tag), prev_dev;
+	int prev_src, event = ev->event;
+
+	for (;;) {
+		if (EP__TAG_GEN(cur) != gen ||
+		    (cur & (DEV_LIVE | DEV_CLOSING)) != DEV_LIVE)
+			return 0;
+		if (!(cur & DEV_BUSY)) {
+			if (atomic_compare_exchange_weak(&dev->tag, &cur,
+			                                 cur | DEV_BUSY))
+				break;
+			continue;
+		}
+		/* Held by another thread: only a BIND_ALL device without
+		 * workers gets here.  Readiness is handed to the holder;
+		 * a user event waits its turn. */
+		if (ev->type == EV_DEV) {
+			atomic_store(&dev->rerun_ev, event);
+			if (atomic_compare_exchange_weak(&dev->tag, &cur,
+			                                 cur | DEV_RERUN))
+				return 0;
+			continue;
+		}
+		sched_yield();
+		cur = atomic_load(&dev->tag);
+	}
+
+	prev_dev = self->cur_dev;
+	prev_src = self->cur_src;
+	self->cur_dev = id;
+	self->cur_src = ev->src;
+	for (;;) {
+		if (ev->type == EV_DEVUSER)
+			ev->handler(ev->cbpara, ev->para, event, FDT_USERCMD);
+		else
+			dev->handler(dev->cbpara, dev, event, dev->fdtype);
+		cur = atomic_load(&dev->tag);
+		for (;;) {
+			if (EP__TAG_GEN(cur) != gen)
+				goto done; /* closed and freed by the handler */
+			if (cur & DEV_CLOSING) {
+				dev_close_claimed(dev, id);
+				goto done;
+			}
+			if (cur & DEV_RERUN) {
+				if (atomic_compare_exchange_weak(&dev->tag,
+				        &cur, cur & ~(uint64_t)DEV_RERUN)) {
+					event = atomic_load(&dev->rerun_ev);
+					break; /* run it again */
+				}
+				continue;
+			}
+			if (atomic_compare_exchange_weak(&dev->tag, &cur,
+			                                 cur & ~(uint64_t)DEV_BUSY))
+				goto done;
+		}
+		if (ev->type == EV_DEVUSER)
+			break; /* cannot happen: only readiness reruns */
+	}
+done:
+	self->cur_dev = prev_dev;
+	self->cur_src = prev_src;
+	return 1;
+}
+
+/* epcore_free(): every thread has been joined. */
+static void close_one(void *obj, void *arg)
+{
+	struct iodev *dev = obj;
+	uint64_t tag = atomic_load(&dev->tag);
+
+	(void)arg;
+	if ((tag & DEV_LIVE) && !(atomic_load(&dev->pflags) & PF_NOCLOSE))
+		close(dev->fd);
+}
+
+void ep__dev_close_all(epcore_t *core)
+{
+	ep__slab_foreach(&core->devs, close_one, NULL);
+}
+
+uint64_t iodev_id(const iodev_t *dev)
+{
+	uint64_t tag;
+
+	if (dev == NULL) {
+		errno = EINVAL;
+		return 0;
+	}
+	tag = atomic_load(&dev->tag);
+	if (!(tag & DEV_LIVE))
+		return 0;
+	return EP__MKID(EP__TAG_GEN(tag), dev->slot);
+}
+
+int iodev_fd(const iodev_t *dev)
+{
+	if (dev == NULL) {
+		errno = EINVAL;
+		return -1;
+	}
+	return dev->fd;
+}
+
+int iodev_fdtype(const iodev_t *dev)
+{
+	if (dev == NULL) {
+		errno = EINVAL;
+		return -1;
+	}
+	return dev->fdtype;
+}
+
+void *iodev_para(const iodev_t *dev)
+{
+	if (dev == NULL) {
+		errno = EINVAL;
+		return NULL;
+	}
+	return dev->para;
+}
+
+void iodev_set_para(iodev_t *dev, void *para)
+{
+	if (dev != NULL)
+		dev->para = para;
+}
+
+int iodev_rwflags(const iodev_t *dev)
+{
+	if (dev == NULL) {
+		errno = EINVAL;
+		return -1;
+	}
+	return (int)(atomic_load(&dev->pflags) & (RWF_READ | RWF_WRITE));
+}
+
+epcore_t *iodev_core(const iodev_t *dev)
+{
+	if (dev == NULL) {
+		errno = EINVAL;
+		return NULL;
+	}
+	return dev->core;
+}
+
+int iodev_epump(const iodev_t *dev)
+{
+	if (dev == NULL) {
+		errno = EINVAL;
+		return -1;
+	}
+	return atomic_load(&dev->bound) == DEVB_ONE ? atomic_load(&dev->epump)
+	                                            : -1;
+}
+
+int iodev_worker(const iodev_t *dev)
+{
+	if (dev == NULL) {
+		errno = EINVAL;
+		return -1;
+	}
+	return atomic_load(&dev->worker);
+}

@@ -1,0 +1,194 @@
+/*
+ * worker.c - worker threads and their FIFO queues.
+ *
+ * Producers (epump threads flushing a batch, posters of user events) push
+ * under the worker's own lock and wake it only if it announced that it
+ * sleeps.  The worker takes the whole queue in one lock by swapping rings,
+ * runs it without the lock, and sleeps on a futex word: it reads the word,
+ * announces sleeping, re-checks the queue, then waits on the value it read,
+ * so a push between the check and the wait changes the word and the wait
+ * returns at once (no lost wakeup, no timed polling).
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+struct worker *ep__worker_new(epcore_t *core, int index)
+{
+	size_t sz = (sizeof(struct worker) + EP__CACHELINE - 1) &
+	            ~(size_t)(EP__CACHELINE - 1);
+	struct worker *w = aligned_alloc(EP__CACHELINE, sz);
+
+	if (w == NULL)
+		return NULL;
+	memset(w, 0, sizeof(*w));
+	w->core = core;
+	w->index = index;
+	pthread_mutex_init(&w->lock, NULL);
+	w->self.core = core;
+	w->self.kind = EPT_WORKER;
+	w->self.index = index;
+	w->self.wk = w;
+	w->self.cur_src = -1;
+	return w;
+}
+
+void ep__worker_destroy(struct worker *w)
+{
+	ep__evq_free(&w->q);
+	pthread_mutex_destroy(&w->lock);
+	free(w);
+}
+
+void ep__worker_wake(struct worker *w)
+{
+	atomic_fetch_add(&w->futex, 1);
+	syscall(SYS_futex, &w->futex, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
+
+int ep__worker_push(struct worker *w, const struct ep__ev *ev, uint32_t n)
+{
+	uint32_t i;
+
+	pthread_mutex_lock(&w->lock);
+	if (ep__evq_reserve(&w->q, n) < 0) {
+		pthread_mutex_unlock(&w->lock);
+		errno = ENOMEM;
+		return -1;
+	}
+	for (i = 0; i < n; i++)
+		w->q.ring[w->q.tail++ & (w->q.cap - 1)] = ev[i];
+	atomic_store(&w->qlen, ep__evq_len(&w->q));
+	pthread_mutex_unlock(&w->lock);
+	if (atomic_load(&w->sleeping) && atomic_exchange(&w->sleeping, 0))
+		ep__worker_wake(w);
+	return 0;
+}
+
+/* The worker with the shortest queue plus fewest devices. */
+int ep__worker_pick(epcore_t *core)
+{
+	int n = ep__nworkers(core), i, best = -1;
+	uint32_t start;
+	uint64_t bestload = UINT64_MAX;
+
+	if (n == 0)
+		return -1;
+	start = atomic_fetch_add_explicit(&core->rr, 1, memory_order_relaxed);
+	for (i = 0; i < n; i++) {
+		int k = (int)((start + (uint32_t)i) % (uint32_t)n);
+		struct worker *w = core->workers[k];
+		uint64_t load = (uint64_t)atomic_load_explicit(&w->qlen,
+		                    memory_order_relaxed) +
+		                atomic_load_explicit(&w->ndevices,
+		                    memory_order_relaxed);
+		if (load < bestload) {
+			bestload = load;
+			best = k;
+		}
+	}
+	return best;
+}
+
+/* The device's worker: chosen once (least loaded), then sticky. */
+int ep__dev_worker(epcore_t *core, struct iodev *dev)
+{
+	int16_t w = atomic_load_explicit(&dev->worker, memory_order_acquire);
+	int16_t pick;
+
+	if (w >= 0)
+		return w;
+	pick = (int16_t)ep__worker_pick(core);
+	if (atomic_compare_exchange_strong(&dev->worker, &w, pick)) {
+		atomic_fetch_add_explicit(&core->workers[pick]->ndevices, 1,
+		                          memory_order_relaxed);
+		return pick;
+	}
+	return w; /* another epump assigned it first */
+}
+
+static void run_event(struct worker *w, const struct ep__ev *ev)
+{
+	epcore_t *core = w->core;
+	struct iodev *dev;
+
+	switch (ev->type) {
+	case EV_DEV:
+	case EV_DEVUSER:
+		dev = ep__slab_at(&core->devs, EP__ID_SLOT(ev->id));
+		if (dev == NULL)
+			break;
+		(void)ep__dev_run(dev, ev->id, ev);
+		if (ev->type == EV_DEV && !core->ops->edge &&
+		    (ev->event == IOE_READ || ev->event == IOE_ACCEPT) &&
+		    ev->src >= 0) {
+			struct ep__ev m = { 0 };
+
+			m.type = MSG_DEV_REARM;
+			m.id = ev->id;
+			(void)ep__epump_send(core->epumps[ev->src], &m);
+		}
+		break;
+	case EV_TIMER:
+		w->self.cur_src = ev->src;
+		(void)ep__timer_run(core, ev->id);
+		break;
+	case EV_USER:
+		w->self.cur_src = ev->src;
+		ev->handler(ev->cbpara, ev->para, ev->event, FDT_USERCMD);
+		break;
+	default:
+		break;
+	}
+	w->self.cur_src = -1;
+	atomic_store_explicit(&w->nevents,
+	    atomic_load_explicit(&w->nevents, memory_order_relaxed) + 1,
+	    memory_order_relaxed);
+}
+
+void *ep__worker_main(void *arg)
+{
+	struct worker *w = arg;
+	epcore_t *core = w->core;
+	struct ep__evq mine = { 0 };
+	struct ep__ev ev;
+
+	ep__self = &w->self;
+	while (!ep__stopping(core)) {
+		uint32_t seq = atomic_load(&w->futex);
+
+		if (atomic_load(&w->qlen) > 0) {
+			struct ep__evq t;
+
+			pthread_mutex_lock(&w->lock);
+			t = w->q;
+			w->q = mine;
+			atomic_store(&w->qlen, 0);
+			pthread_mutex_unlock(&w->lock);
+			mine = t;
+			while (!ep__stopping(core) && ep__evq_pop(&mine, &ev))
+				run_event(w, &ev);
+			mine.head = mine.tail = 0;
+			continue;
+		}
+		atomic_store(&w->sleeping, 1);
+		if (atomic_load(&w->qlen) > 0 || ep__stopping(core)) {
+			atomic_store(&w->sleeping, 0);
+			continue;
+		}
+		syscall(SYS_futex, &w->futex, FUTEX_WAIT_PRIVATE, seq, NULL,
+		        NULL, 0);
+		atomic_store(&w->sleeping, 0);
+	}
+	ep__evq_free(&mine);
+	ep__slab_flush(&core->devs, &w->self.devcache);
+	ep__slab_flush(&core->timers, &w->self.tmcache);
+	ep__self = NULL;
+	return NULL;
+}
