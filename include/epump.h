@@ -105,11 +105,13 @@ EPUMP_API epcore_t *epcore_new(int maxfd);
 EPUMP_API int epcore_free(epcore_t *core);
 
 /* Start n epump threads (n <= 0: one per online CPU); returns the number
- * started, or -1 (EINVAL, EAGAIN, ENOMEM; nothing started then). */
+ * started (fewer than n if some failed to start), or -1 with errno
+ * EINVAL, EAGAIN, ENOMEM or ECANCELED (core stopped) if none started. */
 EPUMP_API int epcore_start_epump(epcore_t *core, int n);
 
 /* Start n worker threads (n >= 0; with none, handlers run on the epump
- * thread that saw the event); returns n, or -1 (EINVAL, EAGAIN, ENOMEM). */
+ * thread that saw the event); returns the number started, or -1 with
+ * errno EINVAL, EAGAIN, ENOMEM or ECANCELED if n > 0 and none started. */
 EPUMP_API int epcore_start_worker(epcore_t *core, int n);
 
 /* The calling thread becomes an epump thread until epcore_stop(); returns
@@ -124,7 +126,8 @@ EPUMP_API void epcore_stop(epcore_t *core);
 /* The poller backend in use: "epoll", "poll" or "select". */
 EPUMP_API const char *epcore_backend(const epcore_t *core);
 
-/* Number of epump threads and of worker threads running now. */
+/* Number of epump threads and of worker threads started so far (threads
+ * are not retired one by one: these only grow until epcore_free()). */
 EPUMP_API int epcore_epump_count(const epcore_t *core);
 EPUMP_API int epcore_worker_count(const epcore_t *core);
 
@@ -172,7 +175,8 @@ EPUMP_API iodev_t *iodev_new(epcore_t *core, int fd, int fdtype,
  * event a worker is handling, else as BIND_ONE_EPUMP).  Before any epump
  * runs, the device is parked and the first epump (all, for BIND_ALL_EPUMP)
  * adopts it.  0, or -1 with EINVAL, EALREADY (already bound), ENOENT
- * (closed), ESRCH (no epump with that index), and the poller's errno
+ * (closed), ESRCH (no epump with that index), ECANCELED (core stopped),
+ * ENOMEM, and the poller's errno
  * (EEXIST: the fd is polled by another device there; select: EINVAL for
  * fd >= FD_SETSIZE).
  */
@@ -180,20 +184,25 @@ EPUMP_API int iodev_bind_epump(iodev_t *dev, int bindtype, int epump);
 
 /*
  * Add or remove interest in readiness (RWF_READ, RWF_WRITE).  Readiness
- * is edge-triggered: after IOE_READ, read until EAGAIN (or a short read
- * on a stream socket); IOE_WRITE is one-shot, re-arm it with
- * iodev_add_notify(dev, RWF_WRITE).  Safe from any thread.  0, or -1 with
- * EINVAL, ENOENT (closed).
+ * is edge-triggered: after IOE_READ, read until EAGAIN, end of file, or a
+ * short read on a stream socket (when end of file or an error comes with
+ * the data, IOE_READ is delivered once more after the handler returns, so
+ * a handler that stopped at a short read still sees it).  IOE_WRITE is
+ * one-shot: re-arm it with iodev_add_notify(dev, RWF_WRITE).  Safe from
+ * any thread.  0, or -1 with EINVAL, ENOENT (closed).
  */
 EPUMP_API int iodev_add_notify(iodev_t *dev, int rwflags);
 EPUMP_API int iodev_del_notify(iodev_t *dev, int rwflags);
 
 /*
- * Close the device: no handler of it starts after this returns (one that
- * is running on another thread finishes first), its id stops naming it,
- * and its fd is closed (by the epump that polls it, shortly).  Safe from
- * any thread; from a thread other than the device's own, prefer
- * iodev_close_by() with the id.  Closing a closed device does nothing.
+ * Close the device: no handler of it starts after this returns, its id
+ * stops naming it at once, and its fd is closed by the epump that polls
+ * it: when a handler of the device that is running (this one, or one on
+ * another thread, which is not waited for) returns, else shortly.  Safe
+ * from any thread; from a thread other than the device's own, use
+ * iodev_close_by() with the id: a pointer kept past the device's close may
+ * name a newer device in the same memory.  Closing a closed device does
+ * nothing.
  */
 EPUMP_API void iodev_close(iodev_t *dev);
 

@@ -206,10 +206,10 @@ void ep__epump_emit(struct epump *ep, struct iodev *dev, uint64_t id,
 	}
 	w = ep__dev_worker(ep->core, dev);
 	if (!ep->ops->edge && (event == IOE_READ || event == IOE_ACCEPT) &&
-	    !dev->ltmask) {
+	    !(dev->ltmask & LT_INFLIGHT)) {
 		/* Level-triggered: stop reporting reads until the worker's
 		 * handler has run (MSG_DEV_REARM), or this thread would spin. */
-		dev->ltmask = 1;
+		dev->ltmask |= LT_INFLIGHT;
 		(void)ep__poller_apply(ep, dev, id, MSG_DEV_MOD);
 	}
 	send_to_worker(ep, w, &ev);
@@ -244,9 +244,28 @@ static void classify(struct epump *ep, const struct ep__pevent *pe)
 			ep__epump_emit(ep, dev, pe->id, IOE_READ);
 		return;
 	}
-	if ((ev & (EP_PR | EP_PERR | EP_PHUP)) && (pf & PF_READ))
-		ep__epump_emit(ep, dev, pe->id,
-		               (pf & PF_LISTEN) ? IOE_ACCEPT : IOE_READ);
+	if ((ev & (EP_PR | EP_PERR | EP_PHUP)) && (pf & PF_READ)) {
+		if ((pf & PF_LISTEN) || !(ev & (EP_PERR | EP_PHUP))) {
+			ep__epump_emit(ep, dev, pe->id,
+			               (pf & PF_LISTEN) ? IOE_ACCEPT : IOE_READ);
+		} else {
+			/*
+			 * End of file or an error: a handler that stopped at a
+			 * short read has not seen it, and no new edge will come,
+			 * so READ comes once more after the handler returns
+			 * (dropped if the handler closed the device).  On a
+			 * level-triggered backend the condition is reported
+			 * once, as an edge would be: reads are masked after it.
+			 */
+			ep__epump_emit(ep, dev, pe->id, IOE_READ);
+			ep__epump_emit(ep, dev, pe->id, IOE_READ);
+			if (!ep->ops->edge && ep__dev_lookup(ep->core, pe->id)) {
+				dev->ltmask |= LT_EOF;
+				(void)ep__poller_apply(ep, dev, pe->id,
+				                       MSG_DEV_MOD);
+			}
+		}
+	}
 	if ((ev & (EP_PW | EP_PERR | EP_PHUP)) && (pf & PF_WRITE)) {
 		/* One-shot: clear before posting; iodev_add_notify re-arms. */
 		uint32_t old = atomic_fetch_and(&dev->pflags,
@@ -291,6 +310,11 @@ static void handle_msg(struct epump *ep, const struct ep__ev *ev)
 	case EV_USER:
 		run_user(ep, ev);
 		break;
+	case EV_DEV:
+		dev = ep__dev_lookup(ep->core, ev->id);
+		if (dev != NULL)
+			ep__epump_emit(ep, dev, ev->id, ev->event);
+		break;
 	case EV_DEVUSER:
 		dev = ep__dev_lookup(ep->core, ev->id);
 		if (dev != NULL)
@@ -309,8 +333,8 @@ static void handle_msg(struct epump *ep, const struct ep__ev *ev)
 		break;
 	case MSG_DEV_REARM:
 		dev = ep__dev_lookup(ep->core, ev->id);
-		if (dev != NULL && dev->ltmask) {
-			dev->ltmask = 0;
+		if (dev != NULL && (dev->ltmask & LT_INFLIGHT)) {
+			dev->ltmask &= (uint8_t)~LT_INFLIGHT;
 			(void)ep__poller_apply(ep, dev, ev->id, MSG_DEV_MOD);
 		}
 		break;

@@ -158,6 +158,10 @@ static inline struct ep__thread *ep__self_in(const epcore_t *core)
 #define PF_CONNECTING 0x20u
 #define PF_NOCLOSE    0x40u   /* the fd is not ours to close */
 
+/* Why reads are masked on a level-triggered backend (dev->ltmask). */
+#define LT_INFLIGHT 0x1u      /* READ queued to a worker, not yet run */
+#define LT_EOF      0x2u      /* end of file reported: like an edge, once */
+
 /* Where a device is polled. */
 #define DEVB_NONE   0
 #define DEVB_ONE    1         /* dev->epump */
@@ -173,7 +177,7 @@ struct iodev {
 	_Atomic int16_t epump;      /* DEVB_ONE: the epump index */
 	_Atomic int16_t worker;     /* sticky worker, -1 until assigned */
 	_Atomic uint8_t bound;      /* DEVB_* */
-	uint8_t ltmask;             /* epump-owned: reads masked (poll/select) */
+	uint8_t ltmask;             /* epump-owned, poll/select: LT_* */
 	_Atomic int16_t nregs;      /* DEVB_ALL: epumps still holding it */
 	_Atomic int32_t rerun_ev;
 	epcore_t *core;

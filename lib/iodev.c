@@ -139,7 +139,16 @@ void ep__dev_adopt(struct epump *ep, struct iodev *dev)
 	atomic_store(&dev->epump, (int16_t)ep->index);
 	atomic_store(&dev->bound, DEVB_ONE);
 	atomic_fetch_add(&ep->ndevices, 1);
-	(void)ep__poller_apply(ep, dev, id, MSG_DEV_ADD);
+	if (ep__poller_apply(ep, dev, id, MSG_DEV_ADD) < 0) {
+		/* Nobody can be told now: the handler hears it first thing. */
+		struct ep__ev m = { 0 };
+
+		m.type = EV_DEV;
+		m.id = id;
+		m.event = IOE_INVALID_DEV;
+		m.src = (int16_t)ep->index;
+		(void)ep__epump_send(ep, &m);
+	}
 }
 
 static int bind_all(epcore_t *core, struct iodev *dev, uint64_t id)

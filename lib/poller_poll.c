@@ -11,6 +11,23 @@
 
 #include "poller.h"
 
+/* Linux reports a peer's half-close apart from data: end of file. */
+#ifdef POLLRDHUP
+#define EP_POLLRDHUP POLLRDHUP
+#else
+#define EP_POLLRDHUP 0
+#endif
+
+/*
+ * An fd with no interest is stored negated, which poll(2) skips: POLLHUP
+ * and POLLERR are reported whatever the events mask, and a masked fd must
+ * not wake the loop.
+ */
+static inline int pfd_fd(int stored)
+{
+	return stored < 0 ? ~stored : stored;
+}
+
 struct ep_poll {
 	struct pollfd *pfd;
 	uint64_t *ids;        /* parallel to pfd */
@@ -40,7 +57,7 @@ static short poll_mask(unsigned rw)
 	short m = 0;
 
 	if (rw & EP_PR)
-		m |= POLLIN;
+		m |= POLLIN | EP_POLLRDHUP;
 	if (rw & EP_PW)
 		m |= POLLOUT;
 	return m;
@@ -93,8 +110,8 @@ static int poll_add_p(void *vp, int fd, uint64_t id, unsigned rw)
 		p->ids = ni;
 		p->cap = nc;
 	}
-	p->pfd[p->n].fd = fd;
 	p->pfd[p->n].events = poll_mask(rw);
+	p->pfd[p->n].fd = p->pfd[p->n].events ? fd : ~fd;
 	p->pfd[p->n].revents = 0;
 	p->ids[p->n] = id;
 	p->where[fd] = p->n++;
@@ -111,6 +128,7 @@ static int poll_mod_p(void *vp, int fd, uint64_t id, unsigned rw)
 		return -1;
 	}
 	p->pfd[i].events = poll_mask(rw);
+	p->pfd[i].fd = p->pfd[i].events ? fd : ~fd;
 	p->ids[i] = id;
 	return 0;
 }
@@ -128,7 +146,7 @@ static int poll_del_p(void *vp, int fd)
 	if (i != last) {
 		p->pfd[i] = p->pfd[last];
 		p->ids[i] = p->ids[last];
-		p->where[p->pfd[i].fd] = i;
+		p->where[pfd_fd(p->pfd[i].fd)] = i;
 	}
 	p->where[fd] = -1;
 	return 0;
@@ -158,7 +176,7 @@ static int poll_wait_p(void *vp, struct ep__pevent *out, int max,
 				ev |= EP_PW;
 			if (re & (POLLERR | POLLNVAL))
 				ev |= EP_PERR;
-			if (re & POLLHUP)
+			if (re & (POLLHUP | EP_POLLRDHUP))
 				ev |= EP_PHUP;
 			out[got].id = p->ids[i];
 			out[got].ev = ev;

@@ -3,13 +3,17 @@
  * its own epump thread, and refusing fds >= FD_SETSIZE (EINVAL) instead of
  * writing past the fd_set.  Errors and hang-ups show as readable or
  * writable, as select reports them; exceptfds (TCP urgent data) is unused.
+ * End of file is recognised with FIONREAD (readable, nothing to read) so
+ * the epump can report it once, as an edge-triggered backend would.
  */
 #include "config.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/select.h>
+#include <sys/socket.h>
 
 #include "poller.h"
 
@@ -18,6 +22,7 @@ struct ep_select {
 	fd_set rr, wr_out;      /* results of the last wait */
 	uint64_t ids[FD_SETSIZE];
 	unsigned char used[FD_SETSIZE];
+	unsigned char dgram[FD_SETSIZE]; /* datagram socket: no EOF */
 	int maxfd;              /* highest registered fd, -1 */
 	int scan;
 };
@@ -76,6 +81,13 @@ static int select_add_p(void *vp, int fd, uint64_t id, unsigned rw)
 	}
 	p->used[fd] = 1;
 	p->ids[fd] = id;
+	{
+		int type = 0;
+		socklen_t len = sizeof(type);
+
+		p->dgram[fd] = getsockopt(fd, SOL_SOCKET, SO_TYPE, &type,
+		                          &len) == 0 && type != SOCK_STREAM;
+	}
 	select_set(p, fd, rw);
 	if (fd > p->maxfd)
 		p->maxfd = fd;
@@ -137,8 +149,16 @@ static int select_wait_p(void *vp, struct ep__pevent *out, int max,
 	for (k = 0, fd = p->scan; k < span && got < max; k++) {
 		uint32_t ev = 0;
 
-		if (FD_ISSET(fd, &p->rr))
+		if (FD_ISSET(fd, &p->rr)) {
+			int avail = -1;
+
 			ev |= EP_PR;
+			/* select has no hang-up bit: readable with nothing to
+			 * read is end of file (or an error) on a stream. */
+			if (p->used[fd] && !p->dgram[fd] &&
+			    ioctl(fd, FIONREAD, &avail) == 0 && avail == 0)
+				ev |= EP_PHUP;
+		}
 		if (FD_ISSET(fd, &p->wr_out))
 			ev |= EP_PW;
 		if (ev != 0 && p->used[fd]) {
