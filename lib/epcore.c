@@ -164,7 +164,7 @@ int ep__epump_pick(epcore_t *core)
 /*
  * Hands the parked objects to a new epump (all of them to the first one;
  * BIND_ALL devices to every one).  Caller holds core->lock; the epump's
- * thread is not running its loop yet, so its poller and heap are ours.
+ * thread is not running its loop yet, so its poller and timers are ours.
  */
 static void core_adopt(epcore_t *core, struct epump *ep)
 {
@@ -218,8 +218,10 @@ static struct epump *core_add_epump(epcore_t *core)
 	ep = ep__epump_new(core, idx);
 	if (ep == NULL)
 		return NULL;
-	core_adopt(core, ep);
+	/* Visible before adoption: a timer stopped from another thread just
+	 * after adoption sends its message to core->epumps[idx]. */
 	core->epumps[idx] = ep;
+	core_adopt(core, ep);
 	return ep;
 }
 

@@ -3,7 +3,7 @@
  * into events, run them (no workers) or batch them per worker, then serve
  * the inbox and the expired timers.
  *
- * Threads: the loop, the poller, the heap and the outboxes belong to the
+ * Threads: the loop, the poller, the timers and the outboxes belong to the
  * epump thread.  Any thread may call ep__epump_send(): it pushes to the
  * inbox under inlock and writes the eventfd only if the epump announced
  * that it sleeps (sleeping/notified; both sides use seq_cst so a message
@@ -52,6 +52,7 @@ struct epump *ep__epump_new(epcore_t *core, int index)
 	ep->self.ep = ep;
 	ep->self.cur_src = index;
 	ep->now = ep__now_ms();
+	ep__wheel_init(&ep->wheel, ep->now);
 	return ep;
 fail:
 	{
@@ -74,7 +75,6 @@ void ep__epump_destroy(struct epump *ep)
 
 	ep->ops->destroy(ep->poller);
 	close(ep->wakefd);
-	ep__heap_free(&ep->heap);
 	for (i = 0; i < ep->noutbox; i++)
 		ep__evq_free(&ep->outbox[i]);
 	free(ep->outbox);

@@ -3,7 +3,7 @@
  * installed).  Internal names start with ep__; nothing here is exported.
  *
  * Threading, in one paragraph: an epump thread owns its poller, its timer
- * heap and its inbox's consumer side; a worker owns its queue's consumer
+ * timer wheel and its inbox's consumer side; a worker owns its queue's consumer
  * side.  Other threads talk to them only through those queues.  A device
  * or timer is named by a 64-bit id (generation << 32 | slot); its memory
  * lives in a slab that is never freed before epcore_free(), so a stale
@@ -89,8 +89,8 @@ enum {
 	MSG_DEV_MOD,    /* apply id's interest flags to the poller */
 	MSG_DEV_CLOSE,  /* deregister id, close it when the last epump has */
 	MSG_DEV_REARM,  /* level-triggered backends: unmask id's reads */
-	MSG_TIMER_ARM,  /* put timer id in the heap */
-	MSG_TIMER_DEL,  /* take stopped timer id out of the heap, free it */
+	MSG_TIMER_ARM,  /* put timer id on the wheel */
+	MSG_TIMER_DEL,  /* take stopped timer id off the wheel, free it */
 };
 
 struct ep__ev {
@@ -200,28 +200,46 @@ void ep__dev_close_all(epcore_t *core);
 #define TM_FIRING    2u
 #define TM_CANCELLED 3u
 
+struct ep__tlist;
+
 struct iotimer {
 	_Atomic uint64_t tag;
 	uint32_t slot;
-	int32_t hidx;               /* epump-owned: heap index, -1 if out */
+	int32_t cmdid;
 	uint64_t deadline;          /* ms on the monotonic clock */
+	/* epump-owned: the wheel list it is on (NULL: on none), and links */
+	struct ep__tlist *list;
+	struct iotimer *next, *prev;
 	_Atomic int16_t epump;      /* holding epump, -1 while parked */
 	int16_t worker;             /* worker that started it, -1 */
-	int32_t cmdid;
-	epcore_t *core;
 	void *para;
 	IOHandler *handler;
 	void *cbpara;
 };
 
-struct ep__heapent {
-	uint64_t key;               /* deadline << 20 | sequence */
-	struct iotimer *t;
+struct ep__tlist {
+	struct iotimer *head, *tail;
 };
 
-struct ep__heap {
-	struct ep__heapent *e;
-	uint32_t n, cap;
+/*
+ * A hierarchical timing wheel of 1 ms ticks: 256 slots for the next 256
+ * ms, then four levels of 64 slots, each slot of a level spanning a whole
+ * turn of the level below (2^14, 2^20, 2^26, 2^32 ms); beyond that, "far".
+ * Bitmaps say which slots hold timers, so empty stretches are skipped.
+ */
+#define TW_L0      256
+#define TW_LN      64
+#define TW_NLEVELS 4
+
+struct ep__wheel {
+	uint64_t cur;               /* next tick to expire */
+	uint32_t n;                 /* timers on the wheel */
+	uint64_t bm0[TW_L0 / 64];
+	uint64_t bmn[TW_NLEVELS];
+	struct ep__tlist due;       /* deadline already past: next iteration */
+	struct ep__tlist far;
+	struct ep__tlist l0[TW_L0];
+	struct ep__tlist ln[TW_NLEVELS][TW_LN];
 };
 
 int  ep__timer_arm(struct epump *ep, struct iotimer *t);
@@ -229,9 +247,9 @@ void ep__timer_del_msg(struct epump *ep, uint64_t id);
 void ep__timer_arm_msg(struct epump *ep, uint64_t id);
 void ep__timers_expire(struct epump *ep);
 int  ep__timer_next_ms(struct epump *ep);
+void ep__wheel_init(struct ep__wheel *w, uint64_t now);
 int  ep__timer_run(epcore_t *core, uint64_t id);
 void ep__timer_adopt(struct epump *ep, struct iotimer *t);
-void ep__heap_free(struct ep__heap *h);
 
 /* ---- epump threads (epump.c) ---- */
 
@@ -246,9 +264,8 @@ struct epump {
 	int wakefd;
 	struct ep__thread self;
 	/* timers: owned by this thread */
-	struct ep__heap heap;
 	uint64_t now;
-	uint32_t tseq;
+	struct ep__wheel wheel;
 	/* outgoing batches, one per worker: owned by this thread */
 	struct ep__evq *outbox;
 	uint32_t noutbox;

@@ -575,16 +575,11 @@ void ep__dev_close_all(epcore_t *core)
 
 uint64_t iodev_id(const iodev_t *dev)
 {
-	uint64_t tag;
-
 	if (dev == NULL) {
 		errno = EINVAL;
 		return 0;
 	}
-	tag = atomic_load(&dev->tag);
-	if (!(tag & DEV_LIVE))
-		return 0;
-	return EP__MKID(EP__TAG_GEN(tag), dev->slot);
+	return dev_live_id(dev); /* 0 once closed, even before the fd is */
 }
 
 int iodev_fd(const iodev_t *dev)

@@ -34,6 +34,10 @@ int epcore_post(epcore_t *core, int kind, int index, int event, void *para,
 
 	if (post_check(core, event, handler) < 0)
 		return -1;
+	if (index < -1) {
+		errno = EINVAL;
+		return -1;
+	}
 	ev.type = EV_USER;
 	ev.event = event;
 	ev.para = para;
