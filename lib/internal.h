@@ -55,7 +55,6 @@ struct ep__slab {
 	uint32_t *freelist;
 	uint32_t nfree, capfree;
 	uint32_t next;            /* first slot never handed out */
-	_Atomic uint32_t live;    /* objects handed out and not freed */
 };
 
 /* A thread's private stock of free slots of one slab. */

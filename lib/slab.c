@@ -66,11 +66,13 @@ static uint32_t slab_take_locked(struct ep__slab *s, uint32_t *out,
 			break;
 		if (atomic_load_explicit(&s->chunks[ci],
 		                         memory_order_relaxed) == NULL) {
-			char *c = calloc(EP__SLAB_CHUNK, s->objsize);
+			size_t bytes = (size_t)EP__SLAB_CHUNK * s->objsize;
+			char *c = aligned_alloc(EP__CACHELINE, bytes);
 			uint32_t i;
 
 			if (c == NULL)
 				break;
+			memset(c, 0, bytes);
 			for (i = 0; i < EP__SLAB_CHUNK; i++) {
 				struct ep__obj *o =
 				    (struct ep__obj *)(c + i * s->objsize);
@@ -145,7 +147,6 @@ void *ep__slab_alloc(struct ep__slab *s, struct ep__slabcache *c)
 	       s->objsize - sizeof(struct ep__obj));
 	atomic_store_explicit(&o->tag, tag & ~(uint64_t)0xff,
 	                      memory_order_relaxed);
-	atomic_fetch_add_explicit(&s->live, 1, memory_order_relaxed);
 	return o;
 }
 
@@ -163,7 +164,6 @@ void ep__slab_free(struct ep__slab *s, struct ep__slabcache *c, void *obj)
 		gen = 1;
 	atomic_store_explicit(&o->tag, (uint64_t)gen << 8,
 	                      memory_order_release);
-	atomic_fetch_sub_explicit(&s->live, 1, memory_order_relaxed);
 	if (c != NULL) {
 		if (c->n == EP__CACHE_MAX) {
 			uint32_t half = EP__CACHE_MAX / 2;

@@ -43,10 +43,14 @@ static inline void tap_diag(const char *fmt, ...)
 	fflush(stdout);
 }
 
+static inline int tap_is(long long got, long long want, const char *what)
+{
+	return tap_ok(got == want, "%s (got %lld, want %lld)", what, got, want);
+}
+
 #define TAP_OK(cond, ...) tap_ok(!!(cond), __VA_ARGS__)
-#define TAP_IS(got, want, what) \
-	tap_ok((long long)(got) == (long long)(want), "%s (got %lld, want %lld)", \
-	       (what), (long long)(got), (long long)(want))
+/* Each argument is evaluated once. */
+#define TAP_IS(got, want, what) tap_is((long long)(got), (long long)(want), (what))
 
 /* Runs fn once per backend (or once for EPUMP_BACKEND if it is set). */
 static inline int tap_backends(void (*fn)(void))
