@@ -184,8 +184,14 @@ static unsigned bm0_next(const struct ep__wheel *w, unsigned i)
 
 int ep__timer_arm(struct epump *ep, struct iotimer *t)
 {
-	tw_place(&ep->wheel, t);
-	atomic_store_explicit(&ep->ntimers, ep->wheel.n, memory_order_relaxed);
+	struct ep__wheel *w = &ep->wheel;
+
+	/* An empty wheel may lag the loop's time by a whole sleep; catch up,
+	 * or every timer would land a level too high and cascade later. */
+	if (w->n == 0 && w->cur < ep->now)
+		w->cur = ep->now;
+	tw_place(w, t);
+	atomic_store_explicit(&ep->ntimers, w->n, memory_order_relaxed);
 	return 0;
 }
 
@@ -295,9 +301,10 @@ static void fire_list(struct epump *ep, struct ep__tlist *l)
 	for (t = batch.head; t != NULL; t = t->next)
 		t->list = &batch;
 	while ((t = batch.head) != NULL && !ep__stopping(core)) {
-		uint64_t tag = atomic_load(&t->tag), id;
+		uint64_t tag, id;
 		int wk;
 
+		tag = atomic_load(&t->tag);
 		tw_unlink(w, t);
 		if ((tag & 0xff) != TM_PENDING)
 			continue; /* stopped elsewhere: its MSG_TIMER_DEL frees */
