@@ -16,6 +16,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -252,6 +254,170 @@ EPUMP_API int iotimer_stop(epcore_t *core, uint64_t id);
 EPUMP_API uint64_t iotimer_id(const iotimer_t *t);
 EPUMP_API int iotimer_cmdid(const iotimer_t *t);
 EPUMP_API void *iotimer_para(const iotimer_t *t);
+
+/* ---- sending: iodev_send(3) ---- */
+
+/*
+ * Send on a device's fd: writes what the kernel takes now and queues the
+ * rest, arming write readiness itself; the queue drains as the fd becomes
+ * writable, in order, and the handler gets IOE_WRITE once it has drained.
+ * Safe from any thread (one call's bytes are never interleaved with
+ * another's).  Returns the number of bytes taken (written or queued): len,
+ * or fewer when the queue reached its limit (iodev_set_sendq_limit;
+ * IOE_WRITE tells when there is room).  -1 with ENOBUFS (queue full:
+ * nothing taken), ENOENT (closed), EINVAL, or the error of send(2)
+ * (EPIPE, ECONNRESET, ...).  SIGPIPE is never raised on sockets.
+ */
+EPUMP_API ssize_t iodev_send(iodev_t *dev, const void *buf, size_t len);
+
+/* Bytes queued and not yet written. */
+EPUMP_API size_t iodev_sendq_len(const iodev_t *dev);
+
+/* The most a device may queue (default 4 MiB; 0 queues nothing). */
+EPUMP_API int iodev_set_sendq_limit(iodev_t *dev, size_t bytes);
+
+/*
+ * Close after the queued data is written: the handler is not called again;
+ * the queue drains, the write side is shut (sockets: FIN), the peer's data
+ * is read and dropped until it closes too, then the device closes; at the
+ * latest after timeout_ms (<= 0: 10 s).  Safe from any thread (from
+ * another thread it takes effect on the device's thread, in order with
+ * its events).  0, or -1 with ENOENT, EINVAL, ENOMEM.
+ */
+EPUMP_API int iodev_linger_close(iodev_t *dev, int timeout_ms);
+
+/* The error that ended a connect (IOE_CONNFAIL: a socket error such as
+ * ECONNREFUSED, or ETIMEDOUT), or 0. */
+EPUMP_API int iodev_error(const iodev_t *dev);
+
+/* The local or peer address of a socket device as text (IPv4/IPv6 literal,
+ * or the unix socket's path) and port (0 for unix sockets).  0, or -1 with
+ * EINVAL, ENOTCONN, ENOSPC (buf too small) and getsockname/getpeername's
+ * errors. */
+EPUMP_API int iodev_local_addr(const iodev_t *dev, char *buf, size_t len,
+                               int *port);
+EPUMP_API int iodev_peer_addr(const iodev_t *dev, char *buf, size_t len,
+                              int *port);
+
+/* ---- addresses: epaddr(3) ---- */
+
+/* Fill *ss with ip (an IPv4 or IPv6 literal; NULL or "": any address,
+ * IPv6 where the kernel has it) and port; 0, or -1 with EINVAL. */
+EPUMP_API int epaddr_parse(const char *ip, int port,
+                           struct sockaddr_storage *ss, socklen_t *len);
+/* Write sa's address as text into buf and its port into *port (NULL: not
+ * wanted); 0, or -1 with EAFNOSUPPORT or ENOSPC. */
+EPUMP_API int epaddr_format(const struct sockaddr *sa, char *buf, size_t len,
+                            int *port);
+
+/* ---- TCP: eptcp(3) ---- */
+
+/*
+ * A listening device (FDT_LISTEN) on ip:port: an IPv4 or IPv6 literal, or
+ * NULL/"" for every address (one dual-stack IPv6 socket, or IPv4 where
+ * the kernel has no IPv6).  port 0 picks a free port (iodev_local_addr()
+ * tells it).  Bound with bindtype/epump as by iodev_bind_epump().  Its
+ * handler gets IOE_ACCEPT: call eptcp_accept() until it returns NULL.
+ * NULL with errno EINVAL, or the errno of socket/bind/listen.
+ */
+EPUMP_API iodev_t *eptcp_listen(epcore_t *core, const char *ip, int port,
+                                void *para, IOHandler *handler,
+                                void *cbpara, int bindtype, int epump);
+
+/*
+ * Listen on ip:port with one socket per epump thread, also for epump
+ * threads started later (SO_REUSEPORT: the kernel spreads connections);
+ * where the kernel refuses SO_REUSEPORT, one socket that every epump
+ * polls.  Returns the port (the one picked, for port 0), or -1 with errno.
+ * eptcp_mlisten_close() closes all of them: 0, or -1 with ENOENT.
+ */
+EPUMP_API int eptcp_mlisten(epcore_t *core, const char *ip, int port,
+                            void *para, IOHandler *handler, void *cbpara);
+EPUMP_API int eptcp_mlisten_close(epcore_t *core, int port);
+
+/*
+ * Accept one pending connection of a listening device (TCP or unix) as a
+ * new device (FDT_ACCEPTED or FDT_USOCK_ACCEPTED), bound with
+ * bindtype/epump (BIND_CURRENT_EPUMP: the listener's epump).  Call it
+ * until it returns NULL: errno EAGAIN when none is left; EMFILE or ENFILE
+ * when the process is out of fds: the listener then stops accepting for
+ * 100 ms and gets IOE_ACCEPT again by itself, the connections waiting in
+ * the backlog meanwhile (no busy loop).  Also EINVAL, ENOENT.
+ */
+EPUMP_API iodev_t *eptcp_accept(epcore_t *core, iodev_t *listendev,
+                                void *para, IOHandler *handler,
+                                void *cbpara, int bindtype, int epump);
+
+/*
+ * Connect to host:port (an IP literal) without blocking.  The device
+ * (FDT_CONNECTED), bound as BIND_CURRENT_EPUMP, then gets exactly one
+ * IOE_CONNECTED or IOE_CONNFAIL (iodev_error() says why), the latter also
+ * when timeout_ms > 0 passes first.  NULL with errno EINVAL, or the
+ * errno of socket(2)/connect(2) when it fails at once.
+ */
+EPUMP_API iodev_t *eptcp_connect(epcore_t *core, const char *host, int port,
+                                 void *para, IOHandler *handler,
+                                 void *cbpara, int timeout_ms);
+
+/* TCP_NODELAY and TCP_CORK on a TCP device; 0, or -1 with errno. */
+EPUMP_API int eptcp_nodelay(iodev_t *dev, int on);
+EPUMP_API int eptcp_cork(iodev_t *dev, int on);
+
+/* ---- UDP: epudp(3) ---- */
+
+/* A UDP server device (FDT_UDPSRV) bound to ip:port (as eptcp_listen). */
+EPUMP_API iodev_t *epudp_listen(epcore_t *core, const char *ip, int port,
+                                void *para, IOHandler *handler,
+                                void *cbpara, int bindtype, int epump);
+
+/* A UDP client device (FDT_UDPCLI) connected to host:port (an IP
+ * literal): send with iodev_send() or epudp_sendto(); only that peer's
+ * datagrams arrive.  Bound as BIND_CURRENT_EPUMP. */
+EPUMP_API iodev_t *epudp_client(epcore_t *core, const char *host, int port,
+                                void *para, IOHandler *handler,
+                                void *cbpara);
+
+/* One datagram: its length, or -1 with errno (EAGAIN: none left); from and
+ * fromlen (may be NULL) receive the sender's address. */
+EPUMP_API ssize_t epudp_recvfrom(iodev_t *dev, void *buf, size_t len,
+                                 struct sockaddr_storage *from,
+                                 socklen_t *fromlen);
+/* Send one datagram to an address (NULL: the connected peer); its length,
+ * or -1 with errno (EAGAIN: the kernel's buffer is full, nothing sent). */
+EPUMP_API ssize_t epudp_sendto(iodev_t *dev, const void *buf, size_t len,
+                               const struct sockaddr *to, socklen_t tolen);
+
+/* ---- unix domain sockets: epusock(3) ---- */
+
+/* A listening stream socket (FDT_USOCK_LISTEN) at path; a stale socket
+ * file there (nobody listening) is replaced, a live one is EADDRINUSE.
+ * The file is removed when the device closes. */
+EPUMP_API iodev_t *epusock_listen(epcore_t *core, const char *path,
+                                  void *para, IOHandler *handler,
+                                  void *cbpara, int bindtype, int epump);
+/* Accept as eptcp_accept(). */
+EPUMP_API iodev_t *epusock_accept(epcore_t *core, iodev_t *listendev,
+                                  void *para, IOHandler *handler,
+                                  void *cbpara, int bindtype, int epump);
+/* Connect to path without blocking: exactly one IOE_CONNECTED or
+ * IOE_CONNFAIL follows, as for eptcp_connect(). */
+EPUMP_API iodev_t *epusock_connect(epcore_t *core, const char *path,
+                                   void *para, IOHandler *handler,
+                                   void *cbpara, int timeout_ms);
+
+/* ---- files and stdin: epfile(3) ---- */
+
+/*
+ * A device (FDT_FILEDEV) for a readable fd: a pipe, a tty, a character
+ * device, or a regular file (which no poller watches: it gets IOE_READ
+ * once, and reads until end of file).  The device owns the fd.  Bound as
+ * BIND_CURRENT_EPUMP.  NULL with EINVAL, EBADF.
+ */
+EPUMP_API iodev_t *epfile_bind_fd(epcore_t *core, int fd, void *para,
+                                  IOHandler *handler, void *cbpara);
+/* Standard input as a device (FDT_STDIN); closing it leaves fd 0 open. */
+EPUMP_API iodev_t *epfile_bind_stdin(epcore_t *core, void *para,
+                                     IOHandler *handler, void *cbpara);
 
 #ifdef __cplusplus
 }

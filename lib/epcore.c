@@ -191,6 +191,7 @@ static void core_adopt(epcore_t *core, struct epump *ep)
 			ep__timer_adopt(ep, t);
 	}
 	core->parked_timers.n = 0;
+	ep__mlisten_adopt(core, ep);
 }
 
 static void *epump_thread(void *arg)
@@ -420,6 +421,7 @@ int epcore_free(epcore_t *core)
 	n = ep__nworkers(core);
 	for (i = 0; i < n; i++)
 		ep__worker_destroy(core->workers[i]);
+	ep__mlisten_free(core);
 	ep__slab_destroy(&core->devs);
 	ep__slab_destroy(&core->timers);
 	free(core->parked_devs.v);

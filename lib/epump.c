@@ -125,12 +125,29 @@ static unsigned poll_mask(const struct iodev *dev)
 	return m;
 }
 
-/* op: MSG_DEV_ADD or MSG_DEV_MOD, applied on this thread, now. */
+/*
+ * op: MSG_DEV_ADD or MSG_DEV_MOD, applied on this thread, now.  An fd no
+ * poller takes (a regular file; epoll's EPERM, e.g. /dev/null) is always
+ * ready: it gets IOE_READ once instead, and reads to end of file.
+ */
 int ep__poller_apply(struct epump *ep, struct iodev *dev, uint64_t id, int op)
 {
-	if (op == MSG_DEV_ADD)
-		return ep->ops->add(ep->poller, dev->fd, id, poll_mask(dev));
-	return ep->ops->mod(ep->poller, dev->fd, id, poll_mask(dev));
+	uint32_t pf = atomic_load_explicit(&dev->pflags, memory_order_relaxed);
+
+	if (pf & PF_REGFILE) {
+		if (op == MSG_DEV_ADD)
+			ep__dev_deliver(dev, id, IOE_READ);
+		return 0;
+	}
+	if (op == MSG_DEV_MOD)
+		return ep->ops->mod(ep->poller, dev->fd, id, poll_mask(dev));
+	if (ep->ops->add(ep->poller, dev->fd, id, poll_mask(dev)) == 0)
+		return 0;
+	if (errno != EPERM)
+		return -1;
+	atomic_fetch_or(&dev->pflags, PF_REGFILE);
+	ep__dev_deliver(dev, id, IOE_READ);
+	return 0;
 }
 
 static struct ep__evq *outbox_for(struct epump *ep, int w)
@@ -234,8 +251,14 @@ static void classify(struct epump *ep, const struct ep__pevent *pe)
 			err = errno;
 		if (err == 0 && (ev & EP_PERR))
 			err = ECONNREFUSED;
-		atomic_fetch_and(&dev->pflags,
-		                 ~(uint32_t)(PF_CONNECTING | PF_WRITE));
+		if (!(atomic_fetch_and(&dev->pflags,
+		                       ~(uint32_t)(PF_CONNECTING | PF_WRITE)) &
+		      PF_CONNECTING))
+			return; /* the connect timeout came first */
+		ep__dev_timer_stop(dev);
+		dev->error = err;
+		if (err != 0) /* a failed connect reports nothing more */
+			atomic_fetch_and(&dev->pflags, ~(uint32_t)PF_READ);
 		if (!ep->ops->edge)
 			(void)ep__poller_apply(ep, dev, pe->id, MSG_DEV_MOD);
 		ep__epump_emit(ep, dev, pe->id,

@@ -121,6 +121,7 @@ void ep__evq_free(struct ep__evq *q);
 
 struct epump;
 struct worker;
+struct ep__mlisten;
 
 struct ep__thread {
 	epcore_t *core;
@@ -156,6 +157,9 @@ static inline struct ep__thread *ep__self_in(const epcore_t *core)
 #define PF_LISTEN     0x10u
 #define PF_CONNECTING 0x20u
 #define PF_NOCLOSE    0x40u   /* the fd is not ours to close */
+#define PF_REGFILE    0x80u   /* no poller takes it: IOE_READ posted once */
+#define PF_SOCKET     0x100u  /* send with MSG_NOSIGNAL */
+#define PF_LINGER     0x200u  /* iodev_linger_close: internal handler */
 
 /* Why reads are masked on a level-triggered backend (dev->ltmask). */
 #define LT_INFLIGHT 0x1u      /* READ queued to a worker, not yet run */
@@ -179,11 +183,59 @@ struct iodev {
 	uint8_t ltmask;             /* epump-owned, poll/select: LT_* */
 	_Atomic int16_t nregs;      /* DEVB_ALL: epumps still holding it */
 	_Atomic int32_t rerun_ev;
+	_Atomic uint8_t sqlock;     /* guards sq (iodev_send from any thread) */
+	int32_t error;              /* iodev_error() */
 	epcore_t *core;
 	void *para;
 	IOHandler *handler;
 	void *cbpara;
+	struct ep__sendq *sq;       /* NULL until something is queued */
+	char *path;                 /* unix listener: unlinked at close */
+	_Atomic uint64_t timer;     /* connect timeout, accept pause, linger */
 };
+
+/* The send queue (sendq.c): chunks of bytes the kernel did not take yet. */
+struct ep__chunk {
+	struct ep__chunk *next;
+	uint32_t cap, off, len;     /* data[off, off + len) is queued */
+	char data[];
+};
+
+struct ep__sendq {
+	struct ep__chunk *head, *tail;
+	size_t bytes;
+	size_t limit;
+};
+
+#define EP__SENDQ_DEFAULT_LIMIT ((size_t)4 << 20)
+
+int  ep__sendq_flush(struct iodev *dev);
+void ep__sendq_free(struct iodev *dev);
+void ep__dev_deliver(struct iodev *dev, uint64_t id, int event);
+void ep__dev_apply(struct iodev *dev, uint64_t id);
+int  ep__dev_bind_locked(struct iodev *dev, uint64_t id, int bindtype,
+                         int epump);
+uint64_t ep__dev_live_id(const struct iodev *dev);
+iodev_t *ep__dev_make(epcore_t *core, int fd, int fdtype, uint32_t pflags,
+                      void *para, IOHandler *handler, void *cbpara);
+void ep__dev_timer_stop(struct iodev *dev);
+/* Internal timers that name a device by id (connect timeout, pauses). */
+uint64_t ep__dev_timer_start(struct iodev *dev, uint64_t id, int ms,
+                             IOHandler *fn);
+int  ep__socket(int family, int type);
+iodev_t *ep__dev_bound(iodev_t *dev, int bindtype, int epump);
+int  ep__listen_socket(const struct sockaddr_storage *ss, socklen_t len,
+                       int type, int reuseport);
+int  ep__addr_for(const char *ip, int port, struct sockaddr_storage *ss,
+                  socklen_t *len, int type);
+iodev_t *ep__accept(epcore_t *core, iodev_t *ldev, void *para,
+                    IOHandler *handler, void *cbpara, int bindtype,
+                    int epump);
+iodev_t *ep__connect(epcore_t *core, const struct sockaddr *sa,
+                     socklen_t salen, int fdtype, void *para,
+                     IOHandler *handler, void *cbpara, int timeout_ms);
+void ep__mlisten_adopt(epcore_t *core, struct epump *ep);
+void ep__mlisten_free(epcore_t *core);
 
 int  ep__dev_run(struct iodev *dev, uint64_t id, const struct ep__ev *ev);
 struct iodev *ep__dev_lookup(epcore_t *core, uint64_t id);
@@ -342,6 +394,7 @@ struct epcore {
 	struct ep__idvec parked_devs;   /* BIND_ONE before any epump */
 	struct ep__idvec all_devs;      /* BIND_ALL devices */
 	struct ep__idvec parked_timers;
+	struct ep__mlisten *mlistens;   /* eptcp_mlisten registrations */
 };
 
 int  ep__idvec_add(struct ep__idvec *v, uint64_t id);

@@ -16,6 +16,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
+#include <stdlib.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #define DEV_FDTYPES (FDT_LISTEN | FDT_CONNECTED | FDT_ACCEPTED | \
@@ -44,7 +46,7 @@ struct iodev *ep__dev_lookup(epcore_t *core, uint64_t id)
 }
 
 /* The id of dev's current life if it is live and not closing, else 0. */
-static uint64_t dev_live_id(const struct iodev *dev)
+uint64_t ep__dev_live_id(const struct iodev *dev)
 {
 	uint64_t tag = atomic_load_explicit(&dev->tag, memory_order_acquire);
 
@@ -53,31 +55,18 @@ static uint64_t dev_live_id(const struct iodev *dev)
 	return EP__MKID(EP__TAG_GEN(tag), dev->slot);
 }
 
-iodev_t *iodev_new(epcore_t *core, int fd, int fdtype, void *para,
-                   IOHandler *handler, void *cbpara)
+/*
+ * A device for fd, which the caller made non-blocking.  extra: PF_* bits
+ * (PF_SOCKET, PF_CONNECTING | PF_WRITE, PF_NOCLOSE, PF_REGFILE).
+ */
+iodev_t *ep__dev_make(epcore_t *core, int fd, int fdtype, uint32_t extra,
+                      void *para, IOHandler *handler, void *cbpara)
 {
-	struct ep__thread *self;
+	struct ep__thread *self = ep__self_in(core);
 	struct iodev *dev;
-	uint32_t pf = PF_READ;
+	uint32_t pf = PF_READ | extra;
 	uint64_t tag;
-	int fl;
 
-	if (core == NULL || handler == NULL || fd < 0 ||
-	    (fdtype & ~DEV_FDTYPES) != 0 || fdtype == 0 ||
-	    (fdtype & (fdtype - 1)) != 0) {
-		errno = EINVAL;
-		return NULL;
-	}
-	if (ep__stopping(core)) {
-		errno = ECANCELED;
-		return NULL;
-	}
-	fl = fcntl(fd, F_GETFL);
-	if (fl < 0)
-		return NULL; /* EBADF */
-	if (!(fl & O_NONBLOCK) && fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
-		return NULL;
-	self = ep__self_in(core);
 	dev = ep__slab_alloc(&core->devs, self ? &self->devcache : NULL);
 	if (dev == NULL)
 		return NULL;
@@ -96,6 +85,33 @@ iodev_t *iodev_new(epcore_t *core, int fd, int fdtype, void *para,
 	tag = atomic_load_explicit(&dev->tag, memory_order_relaxed);
 	atomic_store_explicit(&dev->tag, tag | DEV_LIVE, memory_order_release);
 	return dev;
+}
+
+iodev_t *iodev_new(epcore_t *core, int fd, int fdtype, void *para,
+                   IOHandler *handler, void *cbpara)
+{
+	uint32_t extra = 0;
+	int fl, type;
+	socklen_t len = sizeof(type);
+
+	if (core == NULL || handler == NULL || fd < 0 ||
+	    (fdtype & ~DEV_FDTYPES) != 0 || fdtype == 0 ||
+	    (fdtype & (fdtype - 1)) != 0) {
+		errno = EINVAL;
+		return NULL;
+	}
+	if (ep__stopping(core)) {
+		errno = ECANCELED;
+		return NULL;
+	}
+	fl = fcntl(fd, F_GETFL);
+	if (fl < 0)
+		return NULL; /* EBADF */
+	if (!(fl & O_NONBLOCK) && fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+		return NULL;
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0)
+		extra |= PF_SOCKET;
+	return ep__dev_make(core, fd, fdtype, extra, para, handler, cbpara);
 }
 
 /* May this thread touch dev's registration on ep directly? */
@@ -127,7 +143,7 @@ static int dev_register(struct epump *ep, struct iodev *dev, uint64_t id)
 /* Called by core_adopt() (core->lock held) for a parked or BIND_ALL dev. */
 void ep__dev_adopt(struct epump *ep, struct iodev *dev)
 {
-	uint64_t id = dev_live_id(dev);
+	uint64_t id = ep__dev_live_id(dev);
 
 	if (id == 0)
 		return;
@@ -183,12 +199,58 @@ static int bind_all(epcore_t *core, struct iodev *dev, uint64_t id)
 	return 0;
 }
 
+/* Binds dev (id) as iodev_bind_epump() says; caller holds core->lock.
+ * 0, or an errno value. */
+int ep__dev_bind_locked(struct iodev *dev, uint64_t id, int bindtype,
+                        int epump)
+{
+	epcore_t *core = dev->core;
+	struct ep__thread *self = ep__self_in(core);
+	int idx;
+
+	if (ep__dev_live_id(dev) != id)
+		return ENOENT;
+	if (atomic_load(&dev->bound) != DEVB_NONE)
+		return EALREADY;
+	if (ep__stopping(core))
+		return ECANCELED;
+	if (bindtype == BIND_ALL_EPUMP)
+		return bind_all(core, dev, id) < 0 ? errno : 0;
+	if (bindtype == BIND_GIVEN_EPUMP) {
+		if (epump < 0 || epump >= ep__nepumps(core))
+			return ESRCH;
+		idx = epump;
+	} else if (bindtype == BIND_CURRENT_EPUMP && self != NULL &&
+	           self->cur_src >= 0) {
+		idx = self->cur_src;
+	} else {
+		idx = ep__epump_pick(core);
+	}
+	if (idx < 0) {
+		if (ep__idvec_add(&core->parked_devs, id) < 0)
+			return ENOMEM;
+		atomic_store(&dev->bound, DEVB_PARKED);
+		return 0;
+	}
+	atomic_store(&dev->epump, (int16_t)idx);
+	atomic_store(&dev->bound, DEVB_ONE);
+	atomic_fetch_add(&core->epumps[idx]->ndevices, 1);
+	if (dev_register(core->epumps[idx], dev, id) < 0) {
+		int e = errno;
+
+		atomic_fetch_sub(&core->epumps[idx]->ndevices, 1);
+		atomic_store(&dev->bound, DEVB_NONE);
+		atomic_store(&dev->epump, -1);
+		return e;
+	}
+	return 0;
+}
+
 int iodev_bind_epump(iodev_t *dev, int bindtype, int epump)
 {
 	epcore_t *core;
-	struct ep__thread *self;
 	uint64_t id;
-	int idx = -1, r = 0, e = 0;
+	int e;
 
 	if (dev == NULL) {
 		errno = EINVAL;
@@ -204,66 +266,23 @@ int iodev_bind_epump(iodev_t *dev, int bindtype, int epump)
 		errno = EINVAL;
 		return -1;
 	}
-	self = ep__self_in(core);
-	pthread_mutex_lock(&core->lock);
-	id = dev_live_id(dev);
+	id = ep__dev_live_id(dev);
 	if (id == 0) {
-		e = ENOENT;
-		goto out;
+		errno = ENOENT;
+		return -1;
 	}
-	if (atomic_load(&dev->bound) != DEVB_NONE) {
-		e = EALREADY;
-		goto out;
-	}
-	if (ep__stopping(core)) {
-		e = ECANCELED;
-		goto out;
-	}
-	if (bindtype == BIND_ALL_EPUMP) {
-		if (bind_all(core, dev, id) < 0)
-			e = errno;
-		goto out;
-	}
-	if (bindtype == BIND_GIVEN_EPUMP) {
-		if (epump < 0 || epump >= ep__nepumps(core)) {
-			e = ESRCH;
-			goto out;
-		}
-		idx = epump;
-	} else if (bindtype == BIND_CURRENT_EPUMP && self != NULL &&
-	           self->cur_src >= 0) {
-		idx = self->cur_src;
-	} else {
-		idx = ep__epump_pick(core);
-	}
-	if (idx < 0) {
-		if (ep__idvec_add(&core->parked_devs, id) < 0) {
-			e = ENOMEM;
-			goto out;
-		}
-		atomic_store(&dev->bound, DEVB_PARKED);
-		goto out;
-	}
-	atomic_store(&dev->epump, (int16_t)idx);
-	atomic_store(&dev->bound, DEVB_ONE);
-	atomic_fetch_add(&core->epumps[idx]->ndevices, 1);
-	if (dev_register(core->epumps[idx], dev, id) < 0) {
-		e = errno;
-		atomic_fetch_sub(&core->epumps[idx]->ndevices, 1);
-		atomic_store(&dev->bound, DEVB_NONE);
-		atomic_store(&dev->epump, -1);
-	}
-out:
+	pthread_mutex_lock(&core->lock);
+	e = ep__dev_bind_locked(dev, id, bindtype, epump);
 	pthread_mutex_unlock(&core->lock);
 	if (e != 0) {
 		errno = e;
-		r = -1;
+		return -1;
 	}
-	return r;
+	return 0;
 }
 
 /* Applies dev's interest flags to every poller that holds it. */
-static void dev_apply(struct iodev *dev, uint64_t id)
+void ep__dev_apply(struct iodev *dev, uint64_t id)
 {
 	epcore_t *core = dev->core;
 	uint8_t b = atomic_load(&dev->bound);
@@ -304,7 +323,7 @@ static int dev_notify(iodev_t *dev, int rwflags, bool add)
 		errno = EINVAL;
 		return -1;
 	}
-	id = dev_live_id(dev);
+	id = ep__dev_live_id(dev);
 	if (id == 0) {
 		errno = ENOENT;
 		return -1;
@@ -318,7 +337,7 @@ static int dev_notify(iodev_t *dev, int rwflags, bool add)
 		if ((old & bits) == 0)
 			return 0;
 	}
-	dev_apply(dev, id);
+	ep__dev_apply(dev, id);
 	return 0;
 }
 
@@ -343,6 +362,13 @@ void ep__dev_finish(struct iodev *dev)
 	uint8_t b = atomic_load(&dev->bound);
 	int16_t w = atomic_load(&dev->worker);
 
+	ep__dev_timer_stop(dev);
+	ep__sendq_free(dev);
+	if (dev->path != NULL) {
+		(void)unlink(dev->path); /* a unix listener's socket file */
+		free(dev->path);
+		dev->path = NULL;
+	}
 	if (!(atomic_load(&dev->pflags) & PF_NOCLOSE))
 		close(dev->fd);
 	if (b == DEVB_ONE)
@@ -449,7 +475,7 @@ void iodev_close(iodev_t *dev)
 
 	if (dev == NULL)
 		return;
-	id = dev_live_id(dev);
+	id = ep__dev_live_id(dev);
 	if (id != 0)
 		(void)dev_close(dev, id);
 }
@@ -526,8 +552,9 @@ int ep__dev_run(struct iodev *dev, uint64_t id, const struct ep__ev *ev)
 	for (;;) {
 		if (ev->type == EV_DEVUSER)
 			ev->handler(ev->cbpara, ev->para, event, FDT_USERCMD);
-		else
+		else if (event != IOE_WRITE || ep__sendq_flush(dev) != 0)
 			dev->handler(dev->cbpara, dev, event, dev->fdtype);
+		/* else: iodev_send's queue is not drained yet, re-armed */
 		cur = atomic_load(&dev->tag);
 		for (;;) {
 			if (EP__TAG_GEN(cur) != gen)
@@ -564,8 +591,16 @@ static void close_one(void *obj, void *arg)
 	uint64_t tag = atomic_load(&dev->tag);
 
 	(void)arg;
-	if ((tag & DEV_LIVE) && !(atomic_load(&dev->pflags) & PF_NOCLOSE))
-		close(dev->fd);
+	if (tag & DEV_LIVE) {
+		if (!(atomic_load(&dev->pflags) & PF_NOCLOSE))
+			close(dev->fd);
+		if (dev->path != NULL)
+			(void)unlink(dev->path);
+	}
+	/* Closed or not: what a device holds is freed with the core. */
+	ep__sendq_free(dev);
+	free(dev->path);
+	dev->path = NULL;
 }
 
 void ep__dev_close_all(epcore_t *core)
@@ -579,7 +614,7 @@ uint64_t iodev_id(const iodev_t *dev)
 		errno = EINVAL;
 		return 0;
 	}
-	return dev_live_id(dev); /* 0 once closed, even before the fd is */
+	return ep__dev_live_id(dev); /* 0 once closed, even before the fd is */
 }
 
 int iodev_fd(const iodev_t *dev)
@@ -650,4 +685,76 @@ int iodev_worker(const iodev_t *dev)
 		return -1;
 	}
 	return atomic_load(&dev->worker);
+}
+
+/*
+ * Delivers event to dev's handler on the device's thread, in order with
+ * its other events (connect timeouts, regular files, resumed accepts).
+ */
+void ep__dev_deliver(struct iodev *dev, uint64_t id, int event)
+{
+	epcore_t *core = dev->core;
+	struct ep__ev ev = { 0 };
+	uint8_t b = atomic_load(&dev->bound);
+	int idx = b == DEVB_ONE ? atomic_load(&dev->epump) : 0;
+
+	if (b != DEVB_ONE && b != DEVB_ALL)
+		return; /* not polled: no thread runs it yet */
+	ev.type = EV_DEV;
+	ev.id = id;
+	ev.event = event;
+	ev.src = (int16_t)idx;
+	if (ep__nworkers(core) > 0)
+		(void)ep__worker_push(core->workers[ep__dev_worker(core, dev)],
+		                      &ev, 1);
+	else
+		(void)ep__epump_send(core->epumps[idx], &ev);
+}
+
+/*
+ * A library timer about dev: its para is a malloc'd copy of the id (so a
+ * timer that outlives the device names nothing), freed by whichever of
+ * the handler and ep__dev_timer_stop() wins.
+ */
+uint64_t ep__dev_timer_start(struct iodev *dev, uint64_t id, int ms,
+                             IOHandler *fn)
+{
+	uint64_t *ref = malloc(sizeof(*ref)), tid;
+
+	if (ref == NULL)
+		return 0;
+	*ref = id;
+	tid = iotimer_start(dev->core, ms, 0, ref, fn, dev->core);
+	if (tid == 0) {
+		free(ref);
+		return 0;
+	}
+	atomic_store(&dev->timer, tid);
+	return tid;
+}
+
+void ep__dev_timer_stop(struct iodev *dev)
+{
+	uint64_t tid = atomic_exchange(&dev->timer, 0);
+	struct iotimer *t;
+	void *ref;
+
+	if (tid == 0)
+		return;
+	t = ep__slab_at(&dev->core->timers, EP__ID_SLOT(tid));
+	if (t == NULL ||
+	    atomic_load(&t->tag) != (((uint64_t)EP__ID_GEN(tid) << 8) | TM_PENDING))
+		return; /* fired: its handler frees the reference */
+	ref = t->para;
+	if (iotimer_stop(dev->core, tid) == 0)
+		free(ref);
+}
+
+int iodev_error(const iodev_t *dev)
+{
+	if (dev == NULL) {
+		errno = EINVAL;
+		return -1;
+	}
+	return dev->error;
 }

@@ -1,0 +1,104 @@
+/*
+ * net_udp.c - UDP devices: a server bound to an address, a client
+ * connected to one peer, and datagram receive/send that carry the peer's
+ * address.  Any thread may call these.
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+iodev_t *epudp_listen(epcore_t *core, const char *ip, int port, void *para,
+                      IOHandler *handler, void *cbpara, int bindtype,
+                      int epump)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	iodev_t *dev;
+	int fd;
+
+	if (core == NULL || handler == NULL) {
+		errno = EINVAL;
+		return NULL;
+	}
+	if (ep__addr_for(ip, port, &ss, &len, SOCK_DGRAM) < 0)
+		return NULL;
+	fd = ep__listen_socket(&ss, len, SOCK_DGRAM, 0);
+	if (fd < 0)
+		return NULL;
+	dev = ep__dev_make(core, fd, FDT_UDPSRV, PF_SOCKET, para, handler,
+	                   cbpara);
+	if (dev == NULL) {
+		int e = errno;
+
+		close(fd);
+		errno = e;
+		return NULL;
+	}
+	return ep__dev_bound(dev, bindtype, epump);
+}
+
+iodev_t *epudp_client(epcore_t *core, const char *host, int port,
+                      void *para, IOHandler *handler, void *cbpara)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	iodev_t *dev;
+	int fd;
+
+	if (core == NULL || handler == NULL || host == NULL) {
+		errno = EINVAL;
+		return NULL;
+	}
+	if (epaddr_parse(host, port, &ss, &len) < 0)
+		return NULL;
+	fd = ep__socket(ss.ss_family, SOCK_DGRAM);
+	if (fd < 0)
+		return NULL;
+	if (connect(fd, (struct sockaddr *)&ss, len) < 0) {
+		int e = errno;
+
+		close(fd);
+		errno = e;
+		return NULL;
+	}
+	dev = ep__dev_make(core, fd, FDT_UDPCLI, PF_SOCKET, para, handler,
+	                   cbpara);
+	if (dev == NULL) {
+		int e = errno;
+
+		close(fd);
+		errno = e;
+		return NULL;
+	}
+	return ep__dev_bound(dev, BIND_CURRENT_EPUMP, 0);
+}
+
+ssize_t epudp_recvfrom(iodev_t *dev, void *buf, size_t len,
+                       struct sockaddr_storage *from, socklen_t *fromlen)
+{
+	socklen_t sl = sizeof(*from);
+	ssize_t n;
+
+	if (dev == NULL || (buf == NULL && len > 0)) {
+		errno = EINVAL;
+		return -1;
+	}
+	n = recvfrom(dev->fd, buf, len, 0, (struct sockaddr *)from,
+	             from != NULL ? &sl : NULL);
+	if (n >= 0 && fromlen != NULL)
+		*fromlen = from != NULL ? sl : 0;
+	return n;
+}
+
+ssize_t epudp_sendto(iodev_t *dev, const void *buf, size_t len,
+                     const struct sockaddr *to, socklen_t tolen)
+{
+	if (dev == NULL || (buf == NULL && len > 0)) {
+		errno = EINVAL;
+		return -1;
+	}
+	return sendto(dev->fd, buf, len, MSG_NOSIGNAL, to,
+	              to != NULL ? tolen : 0);
+}
