@@ -118,7 +118,8 @@ static unsigned poll_mask(const struct iodev *dev)
 	uint32_t pf = atomic_load_explicit(&dev->pflags, memory_order_relaxed);
 	unsigned m = 0;
 
-	if ((pf & PF_READ) && !dev->ltmask)
+	if ((pf & PF_READ) &&
+	    !atomic_load_explicit(&dev->ltmask, memory_order_relaxed))
 		m |= EP_PR;
 	if (pf & (PF_WRITE | PF_CONNECTING))
 		m |= EP_PW;
@@ -223,10 +224,11 @@ void ep__epump_emit(struct epump *ep, struct iodev *dev, uint64_t id,
 	}
 	w = ep__dev_worker(ep->core, dev);
 	if (!ep->ops->edge && (event == IOE_READ || event == IOE_ACCEPT) &&
-	    !(dev->ltmask & LT_INFLIGHT)) {
+	    !(atomic_load_explicit(&dev->ltmask, memory_order_relaxed) &
+	      LT_INFLIGHT)) {
 		/* Level-triggered: stop reporting reads until the worker's
 		 * handler has run (MSG_DEV_REARM), or this thread would spin. */
-		dev->ltmask |= LT_INFLIGHT;
+		atomic_fetch_or(&dev->ltmask, LT_INFLIGHT);
 		(void)ep__poller_apply(ep, dev, id, MSG_DEV_MOD);
 	}
 	send_to_worker(ep, w, &ev);
@@ -283,7 +285,7 @@ static void classify(struct epump *ep, const struct ep__pevent *pe)
 			ep__epump_emit(ep, dev, pe->id, IOE_READ);
 			ep__epump_emit(ep, dev, pe->id, IOE_READ);
 			if (!ep->ops->edge && ep__dev_lookup(ep->core, pe->id)) {
-				dev->ltmask |= LT_EOF;
+				atomic_fetch_or(&dev->ltmask, LT_EOF);
 				(void)ep__poller_apply(ep, dev, pe->id,
 				                       MSG_DEV_MOD);
 			}
@@ -356,8 +358,9 @@ static void handle_msg(struct epump *ep, const struct ep__ev *ev)
 		break;
 	case MSG_DEV_REARM:
 		dev = ep__dev_lookup(ep->core, ev->id);
-		if (dev != NULL && (dev->ltmask & LT_INFLIGHT)) {
-			dev->ltmask &= (uint8_t)~LT_INFLIGHT;
+		if (dev != NULL &&
+		    (atomic_fetch_and(&dev->ltmask, (uint8_t)~LT_INFLIGHT) &
+		     LT_INFLIGHT)) {
 			(void)ep__poller_apply(ep, dev, ev->id, MSG_DEV_MOD);
 		}
 		break;

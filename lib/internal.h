@@ -180,7 +180,7 @@ struct iodev {
 	_Atomic int16_t epump;      /* DEVB_ONE: the epump index */
 	_Atomic int16_t worker;     /* sticky worker, -1 until assigned */
 	_Atomic uint8_t bound;      /* DEVB_* */
-	uint8_t ltmask;             /* epump-owned, poll/select: LT_* */
+	_Atomic uint8_t ltmask;     /* poll/select: LT_*; its epump(s) */
 	_Atomic int16_t nregs;      /* DEVB_ALL: epumps still holding it */
 	_Atomic int32_t rerun_ev;
 	_Atomic uint8_t sqlock;     /* guards sq (iodev_send from any thread) */

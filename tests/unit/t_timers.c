@@ -519,6 +519,9 @@ struct stopper {
 	int stop_r[NSTOP];           /* 0, or the errno of the first stop */
 	int perm[NSTOP];
 	atomic_int count[NSTOP];
+	_Atomic uint64_t seen_id[NSTOP]; /* compared with id[] afterwards:
+	                                  * a short timer may fire before
+	                                  * main has stored its id */
 	atomic_long ndone, bad;
 	uint64_t rng;
 };
@@ -529,10 +532,12 @@ static int stop_h(void *cbpara, void *obj, int event, int fdtype)
 	int i = iotimer_cmdid(obj);
 
 	if (event != IOE_TIMEOUT || fdtype != FDT_TIMER || i < 0 ||
-	    i >= NSTOP || iotimer_id(obj) != s->id[i])
+	    i >= NSTOP) {
 		atomic_fetch_add(&s->bad, 1);
-	else
+	} else {
+		atomic_store(&s->seen_id[i], iotimer_id(obj));
 		atomic_fetch_add(&s->count[i], 1);
+	}
 	atomic_fetch_add(&s->ndone, 1);
 	return 0;
 }
@@ -602,8 +607,16 @@ static void t_stop_half(void)
 	tap_diag("stopper: %d stops, %d returned 0, %d ENOENT (fired first)",
 	         nstop, n0, nenoent);
 	TAP_IS(other_err, 0, "every stop returned 0 or -1/ENOENT");
-	TAP_IS(long_not0, 0, "every first stop of a not-yet-due timer "
-	       "returned 0");
+	if (tu_now_ms() < maxdl - 100) {
+		TAP_IS(long_not0, 0, "every first stop of a not-yet-due "
+		       "timer returned 0");
+	} else {
+		/* Under valgrind or TSan the stops may outlast 400 ms: then
+		 * "not yet due" cannot be told apart from "fired first". */
+		tap_diag("the stops took past 400 ms: not checking that the "
+		         "long timers were all stopped in time (%d were not)",
+		         long_not0);
+	}
 	expect = NSTOP - n0;
 	TAP_OK(tu_wait_ge(&s->ndone, expect, WAIT_MS),
 	       "the %ld timers not stopped in time fired", expect);
@@ -619,6 +632,8 @@ static void t_stop_half(void)
 			enoent_not_once++;
 		if (!s->stop_me[i] && c != 1)
 			kept_not_once++;
+		if (c != 0 && atomic_load(&s->seen_id[i]) != s->id[i])
+			atomic_fetch_add(&s->bad, 1);
 	}
 	TAP_IS(fired_stopped, 0, "no timer whose stop returned 0 fired");
 	TAP_IS(enoent_not_once, 0, "each timer whose stop said ENOENT had "
