@@ -885,12 +885,25 @@ static void t_million(void)
 	tap_diag("%d starts + stops from a foreign thread: %llu ms", c->n,
 	         (unsigned long long)(c->t_end_ms - t0));
 	TAP_IS(c->zero, 0, "every start from the foreign thread gave an id");
-	tap_ok(c->bad_stop == 0, "every stop from the foreign thread "
-	       "returned 0 (%ld did not, %ld with errno other than ENOENT)",
-	       c->bad_stop, c->bad_errno);
-	TAP_OK(tu_wait_ge(&c->sentinel, 1, WAIT_MS), "a later timer fired "
-	       "(past all their deadlines)");
-	TAP_IS(atomic_load(&c->fired), 0, "none of the stopped timers fired");
+	if (c->t_end_ms - t0 < FOREIGN_MS - 100) {
+		tap_ok(c->bad_stop == 0, "every stop from the foreign thread "
+		       "returned 0 (%ld did not, %ld with errno other than "
+		       "ENOENT)", c->bad_stop, c->bad_errno);
+		TAP_OK(tu_wait_ge(&c->sentinel, 1, WAIT_MS), "a later timer "
+		       "fired (past all their deadlines)");
+		TAP_IS(atomic_load(&c->fired), 0,
+		       "none of the stopped timers fired");
+	} else {
+		/* Under valgrind or TSan the starts and stops outlast the
+		 * deadlines: a stop may then rightly find a fired timer. */
+		tap_ok(c->bad_errno == 0, "every stop from the foreign thread "
+		       "returned 0 or ENOENT (they took %llu ms)",
+		       (unsigned long long)(c->t_end_ms - t0));
+		TAP_OK(tu_wait_ge(&c->sentinel, 1, WAIT_MS), "a later timer "
+		       "fired (past all their deadlines)");
+		TAP_IS(atomic_load(&c->fired), c->bad_stop,
+		       "only the timers whose stop came too late fired");
+	}
 out:
 	if (core != NULL)
 		epcore_free(core);
