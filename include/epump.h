@@ -265,8 +265,10 @@ EPUMP_API void *iotimer_para(const iotimer_t *t);
  * another's).  Returns the number of bytes taken (written or queued): len,
  * or fewer when the queue reached its limit (iodev_set_sendq_limit;
  * IOE_WRITE tells when there is room).  -1 with ENOBUFS (queue full:
- * nothing taken), ENOENT (closed), EINVAL, or the error of send(2)
- * (EPIPE, ECONNRESET, ...).  SIGPIPE is never raised on sockets.
+ * nothing taken), ENOENT (closed), ENOMEM, EINVAL, or the error of
+ * send(2) (EPIPE, ECONNRESET, ...).  SIGPIPE is never raised on sockets.
+ * On a datagram socket it sends one datagram and never queues: -1 with
+ * EAGAIN when the kernel has no room.
  */
 EPUMP_API ssize_t iodev_send(iodev_t *dev, const void *buf, size_t len);
 
@@ -301,8 +303,8 @@ EPUMP_API int iodev_peer_addr(const iodev_t *dev, char *buf, size_t len,
 
 /* ---- addresses: epaddr(3) ---- */
 
-/* Fill *ss with ip (an IPv4 or IPv6 literal; NULL or "": any address,
- * IPv6 where the kernel has it) and port; 0, or -1 with EINVAL. */
+/* Fill *ss with ip (an IPv4 or IPv6 literal, "[::1]" too; NULL or "": the
+ * IPv6 wildcard ::) and port; 0, or -1 with EINVAL. */
 EPUMP_API int epaddr_parse(const char *ip, int port,
                            struct sockaddr_storage *ss, socklen_t *len);
 /* Write sa's address as text into buf and its port into *port (NULL: not

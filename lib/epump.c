@@ -265,6 +265,9 @@ static void classify(struct epump *ep, const struct ep__pevent *pe)
 			(void)ep__poller_apply(ep, dev, pe->id, MSG_DEV_MOD);
 		ep__epump_emit(ep, dev, pe->id,
 		               err ? IOE_CONNFAIL : IOE_CONNECTED);
+		/* Sent while connecting: the socket is writable now. */
+		if (err == 0 && iodev_sendq_len(dev) > 0)
+			ep__epump_emit(ep, dev, pe->id, IOE_WRITE);
 		if (err == 0 && (ev & EP_PR) && (pf & PF_READ))
 			ep__epump_emit(ep, dev, pe->id, IOE_READ);
 		return;

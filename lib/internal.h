@@ -160,6 +160,7 @@ static inline struct ep__thread *ep__self_in(const epcore_t *core)
 #define PF_REGFILE    0x80u   /* no poller takes it: IOE_READ posted once */
 #define PF_SOCKET     0x100u  /* send with MSG_NOSIGNAL */
 #define PF_LINGER     0x200u  /* iodev_linger_close: internal handler */
+#define PF_DGRAM      0x800u  /* datagram socket: iodev_send never queues */
 
 /* Why reads are masked on a level-triggered backend (dev->ltmask). */
 #define LT_INFLIGHT 0x1u      /* READ queued to a worker, not yet run */

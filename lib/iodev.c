@@ -110,7 +110,7 @@ iodev_t *iodev_new(epcore_t *core, int fd, int fdtype, void *para,
 	if (!(fl & O_NONBLOCK) && fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
 		return NULL;
 	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0)
-		extra |= PF_SOCKET;
+		extra |= PF_SOCKET | (type == SOCK_DGRAM ? PF_DGRAM : 0);
 	return ep__dev_make(core, fd, fdtype, extra, para, handler, cbpara);
 }
 

@@ -63,6 +63,21 @@ static int ml_open(epcore_t *core, struct ep__mlisten *ml, int bindtype,
 	return 0;
 }
 
+/* The address the first socket got: with port 0, every later socket of
+ * the registration must use the port it was given. */
+static void ml_bound_addr(epcore_t *core, struct ep__mlisten *ml)
+{
+	struct iodev *first = ep__dev_lookup(core, ml->ids.v[0]);
+	struct sockaddr_storage got;
+	socklen_t gl = sizeof(got);
+
+	if (first != NULL &&
+	    getsockname(first->fd, (struct sockaddr *)&got, &gl) == 0) {
+		ml->ss = got;
+		ml->len = gl;
+	}
+}
+
 int eptcp_mlisten(epcore_t *core, const char *ip, int port, void *para,
                   IOHandler *handler, void *cbpara)
 {
@@ -107,21 +122,15 @@ int eptcp_mlisten(epcore_t *core, const char *ip, int port, void *para,
 		else
 			ml->parked = ml->ids.v[0];
 	} else {
-		for (i = 0; i < n && e == 0; i++)
+		for (i = 0; i < n && e == 0; i++) {
 			if (ml_open(core, ml, BIND_GIVEN_EPUMP, i, NULL) < 0)
 				e = errno;
+			else if (i == 0)
+				ml_bound_addr(core, ml); /* the others: its port */
+		}
 	}
 	if (e == 0) {
-		/* Later sockets need the port the first one got (port 0). */
-		struct iodev *first = ep__dev_lookup(core, ml->ids.v[0]);
-		struct sockaddr_storage got;
-		socklen_t gl = sizeof(got);
-
-		if (first != NULL &&
-		    getsockname(first->fd, (struct sockaddr *)&got, &gl) == 0) {
-			ml->ss = got;
-			ml->len = gl;
-		}
+		ml_bound_addr(core, ml);
 		{
 			char text[64];
 

@@ -127,6 +127,25 @@ static int accept_resume(void *cbpara, void *obj, int event, int fdtype)
 	return 0;
 }
 
+/*
+ * A connection the kernel holds but we cannot take now (out of fds or
+ * memory): readiness, level or edge, would report it again and again, or,
+ * once the handler stops at NULL, never again.  Stop listening for a
+ * moment; the pause ends with IOE_ACCEPT for what waited meanwhile.
+ */
+static void accept_pause(iodev_t *ldev, uint64_t lid)
+{
+	int e = errno;
+
+	if (atomic_load(&ldev->timer) == 0) {
+		(void)iodev_del_notify(ldev, RWF_READ);
+		if (ep__dev_timer_start(ldev, lid, ACCEPT_PAUSE_MS,
+		                        accept_resume) == 0)
+			(void)iodev_add_notify(ldev, RWF_READ);
+	}
+	errno = e;
+}
+
 iodev_t *ep__accept(epcore_t *core, iodev_t *ldev, void *para,
                     IOHandler *handler, void *cbpara, int bindtype,
                     int epump)
@@ -154,20 +173,8 @@ iodev_t *ep__accept(epcore_t *core, iodev_t *ldev, void *para,
 		if (errno == ECONNABORTED || errno == EINTR)
 			continue;
 		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
-		    errno == ENOMEM) {
-			/* Out of fds: the kernel keeps the connection in the
-			 * backlog and, level or edge, would wake us for it
-			 * again and again.  Stop listening for a moment. */
-			int e = errno;
-
-			if (atomic_load(&ldev->timer) == 0) {
-				(void)iodev_del_notify(ldev, RWF_READ);
-				if (ep__dev_timer_start(ldev, lid, ACCEPT_PAUSE_MS,
-				                        accept_resume) == 0)
-					(void)iodev_add_notify(ldev, RWF_READ);
-			}
-			errno = e;
-		}
+		    errno == ENOMEM)
+			accept_pause(ldev, lid);
 		return NULL;
 	}
 	type = ldev->fdtype == FDT_USOCK_LISTEN ? FDT_USOCK_ACCEPTED
@@ -175,6 +182,7 @@ iodev_t *ep__accept(epcore_t *core, iodev_t *ldev, void *para,
 	dev = ep__dev_make(core, fd, type, PF_SOCKET, para, handler, cbpara);
 	if (dev == NULL) {
 		close_keep(fd);
+		accept_pause(ldev, lid); /* the rest waits for memory */
 		return NULL;
 	}
 	self = ep__self_in(core);
@@ -184,7 +192,11 @@ iodev_t *ep__accept(epcore_t *core, iodev_t *ldev, void *para,
 		bindtype = BIND_GIVEN_EPUMP; /* the listener's epump */
 		epump = atomic_load(&ldev->epump);
 	}
-	return ep__dev_bound(dev, bindtype, epump);
+	dev = ep__dev_bound(dev, bindtype, epump);
+	if (dev == NULL && errno != ECANCELED && errno != EINVAL &&
+	    errno != ESRCH)
+		accept_pause(ldev, lid);
+	return dev;
 }
 
 iodev_t *eptcp_accept(epcore_t *core, iodev_t *listendev, void *para,
@@ -201,10 +213,16 @@ static int connect_timeout(void *cbpara, void *obj, int event, int fdtype)
 	struct iodev *dev = ep__dev_lookup(cbpara, *ref);
 
 	if (dev != NULL) {
+		uint32_t pf = atomic_load(&dev->pflags);
+
 		atomic_compare_exchange_strong(&dev->timer, &tid, 0);
-		if (atomic_fetch_and(&dev->pflags,
-		                     ~(uint32_t)(PF_CONNECTING | PF_WRITE |
-		                                 PF_READ)) & PF_CONNECTING) {
+		/* Only a connect still in progress times out: one that the
+		 * epump saw complete keeps its interest. */
+		while ((pf & PF_CONNECTING) &&
+		       !atomic_compare_exchange_weak(&dev->pflags, &pf,
+		           pf & ~(uint32_t)(PF_CONNECTING | PF_WRITE | PF_READ)))
+			;
+		if (pf & PF_CONNECTING) {
 			/* The poller keeps the fd until the close; with no
 			 * interest left it reports nothing more. */
 			dev->error = ETIMEDOUT;
@@ -229,8 +247,9 @@ iodev_t *ep__connect(epcore_t *core, const struct sockaddr *sa,
 	fd = ep__socket(sa->sa_family, SOCK_STREAM);
 	if (fd < 0)
 		return NULL;
-	if (connect(fd, sa, salen) < 0 && errno != EINPROGRESS &&
-	    errno != EAGAIN) {
+	/* EAGAIN (a unix listener's full backlog, or no ephemeral port) is
+	 * a failure now, not a connect in progress. */
+	if (connect(fd, sa, salen) < 0 && errno != EINPROGRESS) {
 		close_keep(fd);
 		return NULL;
 	}

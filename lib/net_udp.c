@@ -27,8 +27,8 @@ iodev_t *epudp_listen(epcore_t *core, const char *ip, int port, void *para,
 	fd = ep__listen_socket(&ss, len, SOCK_DGRAM, 0);
 	if (fd < 0)
 		return NULL;
-	dev = ep__dev_make(core, fd, FDT_UDPSRV, PF_SOCKET, para, handler,
-	                   cbpara);
+	dev = ep__dev_make(core, fd, FDT_UDPSRV, PF_SOCKET | PF_DGRAM, para,
+	                   handler, cbpara);
 	if (dev == NULL) {
 		int e = errno;
 
@@ -47,7 +47,7 @@ iodev_t *epudp_client(epcore_t *core, const char *host, int port,
 	iodev_t *dev;
 	int fd;
 
-	if (core == NULL || handler == NULL || host == NULL) {
+	if (core == NULL || handler == NULL || host == NULL || *host == '\0') {
 		errno = EINVAL;
 		return NULL;
 	}
@@ -63,8 +63,8 @@ iodev_t *epudp_client(epcore_t *core, const char *host, int port,
 		errno = e;
 		return NULL;
 	}
-	dev = ep__dev_make(core, fd, FDT_UDPCLI, PF_SOCKET, para, handler,
-	                   cbpara);
+	dev = ep__dev_make(core, fd, FDT_UDPCLI, PF_SOCKET | PF_DGRAM, para,
+	                   handler, cbpara);
 	if (dev == NULL) {
 		int e = errno;
 

@@ -146,6 +146,18 @@ ssize_t iodev_send(iodev_t *dev, const void *buf, size_t len)
 		errno = EINVAL;
 		return -1;
 	}
+	if (ep__dev_live_id(dev) == 0) {
+		errno = ENOENT;
+		return -1;
+	}
+	if (len == 0)
+		return 0;
+	if (atomic_load_explicit(&dev->pflags, memory_order_relaxed) &
+	    PF_DGRAM) {
+		/* One datagram, whole or not at all: never queued, where
+		 * queued datagrams would merge or split. */
+		return send(dev->fd, buf, len, MSG_NOSIGNAL);
+	}
 	sq_lock(dev);
 	if (ep__dev_live_id(dev) == 0) {
 		sq_unlock(dev);
@@ -184,7 +196,9 @@ ssize_t iodev_send(iodev_t *dev, const void *buf, size_t len)
 		return -1;
 	}
 	sq_unlock(dev);
-	if (take > 0 && queued == 0)
+	/* Something queued, or the limit cut the call short: either way
+	 * IOE_WRITE comes when the fd is writable and the queue drained. */
+	if ((take > 0 && queued == 0) || done + take < len)
 		(void)iodev_add_notify(dev, RWF_WRITE);
 	if (done + take == 0) {
 		errno = ENOBUFS;

@@ -1,0 +1,19 @@
+# examples/local.mk - the example servers and `make demo`, included by
+# Makefile.am after its `noinst_PROGRAMS = examples/epdemo`.
+#
+# demo.sh is distributed with dist_noinst_SCRIPTS, not EXTRA_DIST +=:
+# automake refuses `+=` on a variable before its `=`, and Makefile.am sets
+# EXTRA_DIST further down; this way the include may sit anywhere.
+
+noinst_PROGRAMS += examples/echosrv examples/httpsrv
+examples_echosrv_SOURCES = examples/echosrv.c
+examples_echosrv_LDADD = lib/libepump.la
+examples_httpsrv_SOURCES = examples/httpsrv.c
+examples_httpsrv_LDADD = lib/libepump.la
+dist_noinst_SCRIPTS = examples/demo.sh
+
+# epdemo, then httpsrv driven over loopback by a /dev/tcp client.
+demo: examples/epdemo$(EXEEXT) examples/echosrv$(EXEEXT) \
+	examples/httpsrv$(EXEEXT)
+	$(SHELL) $(srcdir)/examples/demo.sh $(abs_top_builddir)
+.PHONY: demo
