@@ -133,6 +133,22 @@ EPUMP_API const char *epcore_backend(const epcore_t *core);
 EPUMP_API int epcore_epump_count(const epcore_t *core);
 EPUMP_API int epcore_worker_count(const epcore_t *core);
 
+/*
+ * Serve the statistics socket (epump-stats(7)): at path, or NULL for the
+ * default ($XDG_RUNTIME_DIR/epump/PROG.PID.sock, /run/epump/... for root,
+ * else /tmp/epump-UID/...), in a directory of mode 0700, socket mode 0600,
+ * clients of the same user or root only.  EPUMP_STATS=1 in the environment
+ * does this in epcore_new() (EPUMP_STATS_SOCKET=PATH picks the path).  The
+ * socket is removed by epcore_free() and at normal exit.  0, or -1 with
+ * EALREADY (already serving), EPERM (the directory exists with another
+ * owner or a looser mode), EADDRINUSE (a live socket at path), EDEADLK
+ * (called from a handler), ENAMETOOLONG, or socket errors.
+ */
+EPUMP_API int epcore_stats_enable(epcore_t *core, const char *path);
+
+/* The path the statistics socket listens on, or NULL with ENOENT. */
+EPUMP_API const char *epcore_stats_path(const epcore_t *core);
+
 /* The library's version as "X.Y.Z". */
 EPUMP_API const char *epump_version(void);
 
@@ -271,6 +287,12 @@ EPUMP_API void *iotimer_para(const iotimer_t *t);
  * EAGAIN when the kernel has no room.
  */
 EPUMP_API ssize_t iodev_send(iodev_t *dev, const void *buf, size_t len);
+
+/*
+ * read(2) on the device's fd, counted for the stats socket (bytes in):
+ * the same return values and errno.  From the device's own thread.
+ */
+EPUMP_API ssize_t iodev_recv(iodev_t *dev, void *buf, size_t len);
 
 /* Bytes queued and not yet written. */
 EPUMP_API size_t iodev_sendq_len(const iodev_t *dev);

@@ -98,8 +98,18 @@ epcore_t *epcore_new(int maxfd)
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < INT_MAX)
 		core->maxfd = (int)rl.rlim_cur;
 	core->ops = ops;
+	core->born_ns = ep__now_ns();
 	pthread_mutex_init(&core->lock, NULL);
 	pthread_cond_init(&core->cond, NULL);
+	/* For programs not built for it: the socket from the environment.
+	 * Failing that is not the program's failure: it runs without. */
+	{
+		const char *on = getenv("EPUMP_STATS");
+
+		if (on != NULL && strcmp(on, "1") == 0)
+			(void)epcore_stats_enable(core,
+			                          getenv("EPUMP_STATS_SOCKET"));
+	}
 	return core;
 }
 
@@ -402,6 +412,7 @@ int epcore_free(epcore_t *core)
 		return -1;
 	}
 	epcore_stop(core);
+	ep__stats_free(core);
 	n = ep__nepumps(core);
 	for (i = 0; i < n; i++)
 		if (core->epumps[i]->spawned)

@@ -51,6 +51,7 @@ struct epump *ep__epump_new(epcore_t *core, int index)
 	ep->self.index = index;
 	ep->self.ep = ep;
 	ep->self.cur_src = index;
+	ep->self.ts = &ep->ts;
 	ep->now = ep__now_ms();
 	ep__wheel_init(&ep->wheel, ep->now);
 	return ep;
@@ -310,7 +311,9 @@ static void classify(struct epump *ep, const struct ep__pevent *pe)
 static void run_user(struct epump *ep, const struct ep__ev *ev)
 {
 	ep->self.cur_src = ep->index;
+	ep__ts_set(&ep->self, TS_HANDLER, TW_USER, (uint64_t)ev->event);
 	ev->handler(ev->cbpara, ev->para, ev->event, FDT_USERCMD);
+	ep__ts_set(&ep->self, TS_RUN, TW_NONE, 0);
 }
 
 static void dev_close_msg(struct epump *ep, uint64_t id)
@@ -406,16 +409,29 @@ static void drain_inbox(struct epump *ep)
 void ep__epump_loop(struct epump *ep)
 {
 	epcore_t *core = ep->core;
+	uint64_t t_run = 0, t_poll = 0;
 
+	atomic_store_explicit(&ep->ts.tid, (int32_t)gettid(),
+	                      memory_order_relaxed);
 	ep->now = ep__now_ms();
 	while (!ep__stopping(core)) {
 		int timeout = ep__timer_next_ms(ep), n, i;
 
+		ep__store64(&ep->next_due_ms,
+		            timeout < 0 ? 0 : ep->now + (uint64_t)timeout);
+
+		/* With stats on: time in the poller vs out of it. */
+		if ((t_poll = ep__ts_set(&ep->self, TS_POLL, TW_NONE, 0)) &&
+		    t_run != 0)
+			ep__add64(&ep->ts.busy_ns, t_poll - t_run);
 		atomic_store(&ep->sleeping, 1);
 		if (atomic_load(&ep->inlen) > 0 || ep__stopping(core))
 			timeout = 0;
 		n = ep->ops->wait(ep->poller, ep->pev, ep->npev, timeout);
 		atomic_store(&ep->sleeping, 0);
+		if ((t_run = ep__ts_set(&ep->self, TS_RUN, TW_NONE, 0)) &&
+		    t_poll != 0)
+			ep__add64(&ep->ts.wait_ns, t_run - t_poll);
 		ep->now = ep__now_ms();
 		atomic_store_explicit(&ep->nloops,
 		    atomic_load_explicit(&ep->nloops, memory_order_relaxed) + 1,

@@ -94,6 +94,7 @@ enum {
 
 struct ep__ev {
 	uint64_t id;
+	uint64_t t_ns;          /* when queued, if the stats are on; else 0 */
 	IOHandler *handler;
 	void *cbpara;
 	void *para;
@@ -117,6 +118,53 @@ int  ep__evq_reserve(struct ep__evq *q, uint32_t n);
 bool ep__evq_pop(struct ep__evq *q, struct ep__ev *ev);
 void ep__evq_free(struct ep__evq *q);
 
+/* ---- per-thread figures for the stats socket (stats.c) ---- */
+
+/* Thread states (epump-stats(7): epump_thread_state). */
+enum { TS_IDLE = 0, TS_POLL, TS_RUN, TS_HANDLER };
+/* What a handler runs for. */
+enum { TW_NONE = 0, TW_DEV, TW_TIMER, TW_USER };
+
+/* A log-linear histogram of durations: 4 buckets per power of two of
+ * microseconds, from 1 us to about 2^27 us (134 s). */
+#define EP__HIST_BUCKETS 112
+struct ep__hist {
+	_Atomic uint64_t n[EP__HIST_BUCKETS];
+};
+
+/*
+ * Written only by the thread it describes (relaxed stores, no shared
+ * read-modify-write), read by the stats thread.  The state fields are
+ * kept only while the core's stats are on.
+ */
+struct ep__tstat {
+	_Atomic int32_t tid;
+	_Atomic uint32_t state;     /* TS_* */
+	_Atomic uint32_t what;      /* TW_*, in TS_HANDLER */
+	_Atomic uint64_t what_id;   /* device or timer id, or user event */
+	_Atomic uint64_t since_ns;  /* when the state began */
+	_Atomic uint64_t busy_ns;
+	_Atomic uint64_t wait_ns;
+	_Atomic uint32_t qmax;      /* workers: deepest queue taken */
+	struct ep__hist qwait;      /* workers: queueing to handler start */
+	struct ep__hist hrun;       /* workers: handler run time */
+};
+
+static inline void ep__store64(_Atomic uint64_t *p, uint64_t v)
+{
+	atomic_store_explicit(p, v, memory_order_relaxed);
+}
+
+static inline void ep__add64(_Atomic uint64_t *p, uint64_t v)
+{
+	/* Owner-only counter: a load and a store, no locked instruction. */
+	atomic_store_explicit(p, atomic_load_explicit(p, memory_order_relaxed)
+	                      + v, memory_order_relaxed);
+}
+
+uint64_t ep__now_ns(void);
+void ep__hist_add(struct ep__hist *h, uint64_t ns);
+
 /* ---- per-thread context ---- */
 
 struct epump;
@@ -131,6 +179,7 @@ struct ep__thread {
 	struct worker *wk;      /* set on worker threads */
 	int cur_src;            /* epump behind the event being handled, -1 */
 	uint64_t cur_dev;       /* device whose handler runs now, 0 if none */
+	struct ep__tstat *ts;   /* this thread's figures */
 	struct ep__slabcache devcache;
 	struct ep__slabcache tmcache;
 };
@@ -160,6 +209,7 @@ static inline struct ep__thread *ep__self_in(const epcore_t *core)
 #define PF_REGFILE    0x80u   /* no poller takes it: IOE_READ posted once */
 #define PF_SOCKET     0x100u  /* send with MSG_NOSIGNAL */
 #define PF_LINGER     0x200u  /* iodev_linger_close: internal handler */
+#define PF_UNLINK     0x400u  /* unix listener: unlink its path at close */
 #define PF_DGRAM      0x800u  /* datagram socket: iodev_send never queues */
 
 /* Why reads are masked on a level-triggered backend (dev->ltmask). */
@@ -175,24 +225,28 @@ static inline struct ep__thread *ep__self_in(const epcore_t *core)
 struct iodev {
 	_Atomic uint64_t tag;
 	uint32_t slot;
-	int fd;
+	_Atomic int32_t fd;         /* atomic: the stats thread reads it */
 	_Atomic uint32_t pflags;
-	int32_t fdtype;
+	_Atomic int32_t fdtype;
 	_Atomic int16_t epump;      /* DEVB_ONE: the epump index */
 	_Atomic int16_t worker;     /* sticky worker, -1 until assigned */
+	_Atomic int16_t nregs;      /* DEVB_ALL: epumps still holding it */
 	_Atomic uint8_t bound;      /* DEVB_* */
 	_Atomic uint8_t ltmask;     /* poll/select: LT_*; its epump(s) */
-	_Atomic int16_t nregs;      /* DEVB_ALL: epumps still holding it */
-	_Atomic int32_t rerun_ev;
 	_Atomic uint8_t sqlock;     /* guards sq (iodev_send from any thread) */
+	_Atomic int32_t rerun_ev;
 	int32_t error;              /* iodev_error() */
+	/* stats, written by the device's thread (stats.c reads them) */
+	_Atomic uint32_t born_s;    /* seconds since the core started */
+	_Atomic uint32_t last_ms;   /* last event, ms since the core started */
 	epcore_t *core;
 	void *para;
 	IOHandler *handler;
 	void *cbpara;
 	struct ep__sendq *sq;       /* NULL until something is queued */
-	char *path;                 /* unix listener: unlinked at close */
 	_Atomic uint64_t timer;     /* connect timeout, accept pause, linger */
+	_Atomic uint64_t bytes_in;  /* iodev_recv */
+	_Atomic uint64_t bytes_out; /* iodev_send */
 };
 
 /* The send queue (sendq.c): chunks of bytes the kernel did not take yet. */
@@ -224,6 +278,7 @@ void ep__dev_timer_stop(struct iodev *dev);
 uint64_t ep__dev_timer_start(struct iodev *dev, uint64_t id, int ms,
                              IOHandler *fn);
 int  ep__socket(int family, int type);
+void ep__unlink_bound(int fd);
 iodev_t *ep__dev_bound(iodev_t *dev, int bindtype, int epump);
 int  ep__listen_socket(const struct sockaddr_storage *ss, socklen_t len,
                        int type, int reuseport);
@@ -324,11 +379,13 @@ struct epump {
 	struct ep__evq inspare;     /* the inbox's other ring, when idle */
 	struct ep__pevent *pev;
 	int npev;
+	struct ep__tstat ts;
 	/* load figures read by other threads */
 	_Atomic uint32_t ndevices;
 	_Atomic uint32_t ntimers;
 	_Atomic uint64_t nevents;
 	_Atomic uint64_t nloops;
+	_Atomic uint64_t next_due_ms;   /* next wake for timers, 0: none */
 	/* the inbox: any thread pushes, this thread pops */
 	_Alignas(EP__CACHELINE) pthread_mutex_t inlock;
 	struct ep__evq inbox;
@@ -354,6 +411,7 @@ struct worker {
 	int index;
 	pthread_t thread;
 	struct ep__thread self;
+	struct ep__tstat ts;
 	_Atomic uint32_t ndevices;  /* devices assigned to it */
 	_Atomic uint64_t nevents;
 	_Alignas(EP__CACHELINE) pthread_mutex_t lock;
@@ -396,7 +454,35 @@ struct epcore {
 	struct ep__idvec all_devs;      /* BIND_ALL devices */
 	struct ep__idvec parked_timers;
 	struct ep__mlisten *mlistens;   /* eptcp_mlisten registrations */
+	uint64_t born_ns;               /* epcore_new, monotonic */
+	_Atomic bool stats_on;          /* keep the per-thread states */
+	struct ep__stats *stats;        /* the socket server, or NULL */
 };
+
+struct ep__stats;
+void ep__stats_free(epcore_t *core);
+
+static inline bool ep__stats_on(const epcore_t *core)
+{
+	return atomic_load_explicit(&core->stats_on, memory_order_relaxed);
+}
+
+/* State changes for the stats socket; cheap no-ops while stats are off. */
+static inline uint64_t ep__ts_set(struct ep__thread *self, unsigned state,
+                                  unsigned what, uint64_t what_id)
+{
+	struct ep__tstat *ts = self->ts;
+	uint64_t now;
+
+	if (!ep__stats_on(self->core))
+		return 0;
+	now = ep__now_ns();
+	atomic_store_explicit(&ts->what, what, memory_order_relaxed);
+	ep__store64(&ts->what_id, what_id);
+	ep__store64(&ts->since_ns, now);
+	atomic_store_explicit(&ts->state, state, memory_order_release);
+	return now;
+}
 
 int  ep__idvec_add(struct ep__idvec *v, uint64_t id);
 bool ep__idvec_del(struct ep__idvec *v, uint64_t id);

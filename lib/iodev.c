@@ -82,6 +82,9 @@ iodev_t *ep__dev_make(epcore_t *core, int fd, int fdtype, uint32_t extra,
 	atomic_store_explicit(&dev->epump, -1, memory_order_relaxed);
 	atomic_store_explicit(&dev->worker, -1, memory_order_relaxed);
 	atomic_store_explicit(&dev->bound, DEVB_NONE, memory_order_relaxed);
+	if (ep__stats_on(core))
+		atomic_store_explicit(&dev->born_s, (uint32_t)((ep__now_ns() -
+		    core->born_ns) / 1000000000u), memory_order_relaxed);
 	tag = atomic_load_explicit(&dev->tag, memory_order_relaxed);
 	atomic_store_explicit(&dev->tag, tag | DEV_LIVE, memory_order_release);
 	return dev;
@@ -364,11 +367,8 @@ void ep__dev_finish(struct iodev *dev)
 
 	ep__dev_timer_stop(dev);
 	ep__sendq_free(dev);
-	if (dev->path != NULL) {
-		(void)unlink(dev->path); /* a unix listener's socket file */
-		free(dev->path);
-		dev->path = NULL;
-	}
+	if (atomic_load(&dev->pflags) & PF_UNLINK)
+		ep__unlink_bound(dev->fd); /* a unix listener's socket file */
 	if (!(atomic_load(&dev->pflags) & PF_NOCLOSE))
 		close(dev->fd);
 	if (b == DEVB_ONE)
@@ -550,6 +550,12 @@ int ep__dev_run(struct iodev *dev, uint64_t id, const struct ep__ev *ev)
 	self->cur_dev = id;
 	self->cur_src = ev->src;
 	for (;;) {
+		uint64_t t = ep__ts_set(self, TS_HANDLER, TW_DEV, id);
+
+		if (t != 0)
+			atomic_store_explicit(&dev->last_ms, (uint32_t)
+			    ((t - dev->core->born_ns) / 1000000u),
+			    memory_order_relaxed);
 		if (ev->type == EV_DEVUSER)
 			ev->handler(ev->cbpara, ev->para, event, FDT_USERCMD);
 		else if (event != IOE_WRITE || ep__sendq_flush(dev) != 0)
@@ -581,6 +587,8 @@ int ep__dev_run(struct iodev *dev, uint64_t id, const struct ep__ev *ev)
 done:
 	self->cur_dev = prev_dev;
 	self->cur_src = prev_src;
+	if (self->wk == NULL)
+		ep__ts_set(self, TS_RUN, TW_NONE, 0); /* workers: run_event */
 	return 1;
 }
 
@@ -592,15 +600,13 @@ static void close_one(void *obj, void *arg)
 
 	(void)arg;
 	if (tag & DEV_LIVE) {
+		if (atomic_load(&dev->pflags) & PF_UNLINK)
+			ep__unlink_bound(dev->fd);
 		if (!(atomic_load(&dev->pflags) & PF_NOCLOSE))
 			close(dev->fd);
-		if (dev->path != NULL)
-			(void)unlink(dev->path);
 	}
 	/* Closed or not: what a device holds is freed with the core. */
 	ep__sendq_free(dev);
-	free(dev->path);
-	dev->path = NULL;
 }
 
 void ep__dev_close_all(epcore_t *core)

@@ -13,22 +13,46 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+/*
+ * The address of path.  A relative path is made absolute when it fits, so
+ * that the socket's own name (getsockname) still finds the file to remove
+ * at close if the working directory changed meanwhile.
+ */
 static int usock_addr(const char *path, struct sockaddr_un *sun,
                       socklen_t *len)
 {
+	char cwd[sizeof(sun->sun_path)];
+
 	if (path == NULL || *path == '\0') {
 		errno = EINVAL;
 		return -1;
 	}
 	memset(sun, 0, sizeof(*sun));
 	sun->sun_family = AF_UNIX;
-	if (strlcpy(sun->sun_path, path, sizeof(sun->sun_path)) >=
-	    sizeof(sun->sun_path)) {
+	if (path[0] != '/' && getcwd(cwd, sizeof(cwd)) != NULL &&
+	    strlen(cwd) + 1 + strlen(path) < sizeof(sun->sun_path)) {
+		strlcpy(sun->sun_path, cwd, sizeof(sun->sun_path));
+		strlcat(sun->sun_path, "/", sizeof(sun->sun_path));
+		strlcat(sun->sun_path, path, sizeof(sun->sun_path));
+	} else if (strlcpy(sun->sun_path, path, sizeof(sun->sun_path)) >=
+	           sizeof(sun->sun_path)) {
 		errno = ENAMETOOLONG;
 		return -1;
 	}
 	*len = (socklen_t)sizeof(*sun);
 	return 0;
+}
+
+/* Removes the socket file a bound unix socket names. */
+void ep__unlink_bound(int fd)
+{
+	struct sockaddr_un sun;
+	socklen_t len = sizeof(sun);
+
+	memset(&sun, 0, sizeof(sun));
+	if (getsockname(fd, (struct sockaddr *)&sun, &len) == 0 &&
+	    sun.sun_family == AF_UNIX && sun.sun_path[0] != '\0')
+		(void)unlink(sun.sun_path);
 }
 
 /* Is somebody listening on the socket file at sun? */
@@ -52,7 +76,6 @@ iodev_t *epusock_listen(epcore_t *core, const char *path, void *para,
 	socklen_t len;
 	struct stat st;
 	iodev_t *dev;
-	char *copy;
 	int fd, e;
 
 	if (core == NULL || handler == NULL) {
@@ -67,33 +90,28 @@ iodev_t *epusock_listen(epcore_t *core, const char *path, void *para,
 	if (bind(fd, (struct sockaddr *)&sun, len) < 0) {
 		/* A socket file nobody listens on is a leftover: replace it;
 		 * anything else at path stays. */
-		if (errno != EADDRINUSE || lstat(path, &st) < 0 ||
+		if (errno != EADDRINUSE || lstat(sun.sun_path, &st) < 0 ||
 		    !S_ISSOCK(st.st_mode) || usock_live(&sun, len)) {
 			e = errno == EADDRINUSE ? EADDRINUSE : errno;
 			close(fd);
 			errno = e;
 			return NULL;
 		}
-		(void)unlink(path);
+		(void)unlink(sun.sun_path);
 		if (bind(fd, (struct sockaddr *)&sun, len) < 0)
 			goto fail;
 	}
 	if (listen(fd, SOMAXCONN) < 0)
 		goto fail_unlink;
-	copy = strdup(path);
-	if (copy == NULL)
+	/* The socket remembers its path (getsockname): unlinked at close. */
+	dev = ep__dev_make(core, fd, FDT_USOCK_LISTEN, PF_SOCKET | PF_UNLINK,
+	                   para, handler, cbpara);
+	if (dev == NULL)
 		goto fail_unlink;
-	dev = ep__dev_make(core, fd, FDT_USOCK_LISTEN, PF_SOCKET, para,
-	                   handler, cbpara);
-	if (dev == NULL) {
-		free(copy);
-		goto fail_unlink;
-	}
-	dev->path = copy;
 	return ep__dev_bound(dev, bindtype, epump);
 fail_unlink:
 	e = errno;
-	(void)unlink(path);
+	(void)unlink(sun.sun_path);
 	errno = e;
 fail:
 	e = errno;

@@ -156,7 +156,11 @@ ssize_t iodev_send(iodev_t *dev, const void *buf, size_t len)
 	    PF_DGRAM) {
 		/* One datagram, whole or not at all: never queued, where
 		 * queued datagrams would merge or split. */
-		return send(dev->fd, buf, len, MSG_NOSIGNAL);
+		ssize_t r = send(dev->fd, buf, len, MSG_NOSIGNAL);
+
+		if (r > 0) /* racy between senders: figures, not accounts */
+			ep__add64(&dev->bytes_out, (uint64_t)r);
+		return r;
 	}
 	sq_lock(dev);
 	if (ep__dev_live_id(dev) == 0) {
@@ -180,6 +184,7 @@ ssize_t iodev_send(iodev_t *dev, const void *buf, size_t len)
 			n = 0;
 		}
 		done = (size_t)n;
+		ep__add64(&dev->bytes_out, done); /* under sqlock */
 		if (done == len) {
 			sq_unlock(dev);
 			return (ssize_t)len;
@@ -244,6 +249,7 @@ int ep__sendq_flush(struct iodev *dev)
 		}
 		wrote = (size_t)n;
 		q->bytes -= wrote;
+		ep__add64(&dev->bytes_out, wrote);
 		while (n > 0) {
 			c = q->head;
 			if ((size_t)n < c->len) {
@@ -279,6 +285,20 @@ void ep__sendq_free(struct iodev *dev)
 		dev->sq = NULL;
 	}
 	sq_unlock(dev);
+}
+
+ssize_t iodev_recv(iodev_t *dev, void *buf, size_t len)
+{
+	ssize_t n;
+
+	if (dev == NULL || (buf == NULL && len > 0)) {
+		errno = EINVAL;
+		return -1;
+	}
+	n = read(dev->fd, buf, len);
+	if (n > 0)
+		ep__add64(&dev->bytes_in, (uint64_t)n); /* the device's thread */
+	return n;
 }
 
 size_t iodev_sendq_len(const iodev_t *dev)

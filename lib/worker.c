@@ -36,6 +36,7 @@ struct worker *ep__worker_new(epcore_t *core, int index)
 	w->self.index = index;
 	w->self.wk = w;
 	w->self.cur_src = -1;
+	w->self.ts = &w->ts;
 	return w;
 }
 
@@ -54,6 +55,7 @@ void ep__worker_wake(struct worker *w)
 
 int ep__worker_push(struct worker *w, const struct ep__ev *ev, uint32_t n)
 {
+	uint64_t now = ep__stats_on(w->core) ? ep__now_ns() : 0;
 	uint32_t i;
 
 	pthread_mutex_lock(&w->lock);
@@ -62,8 +64,12 @@ int ep__worker_push(struct worker *w, const struct ep__ev *ev, uint32_t n)
 		errno = ENOMEM;
 		return -1;
 	}
-	for (i = 0; i < n; i++)
-		w->q.ring[w->q.tail++ & (w->q.cap - 1)] = ev[i];
+	for (i = 0; i < n; i++) {
+		struct ep__ev *slot = &w->q.ring[w->q.tail++ & (w->q.cap - 1)];
+
+		*slot = ev[i];
+		slot->t_ns = now; /* queue wait, for the stats */
+	}
 	atomic_store(&w->qlen, ep__evq_len(&w->q));
 	pthread_mutex_unlock(&w->lock);
 	if (atomic_load(&w->sleeping) && atomic_exchange(&w->sleeping, 0))
@@ -116,7 +122,13 @@ int ep__dev_worker(epcore_t *core, struct iodev *dev)
 static void run_event(struct worker *w, const struct ep__ev *ev)
 {
 	epcore_t *core = w->core;
+	uint64_t t0 = 0;
 	struct iodev *dev;
+
+	if (ev->t_ns != 0 && ep__stats_on(core)) {
+		t0 = ep__now_ns();
+		ep__hist_add(&w->ts.qwait, t0 > ev->t_ns ? t0 - ev->t_ns : 0);
+	}
 
 	switch (ev->type) {
 	case EV_DEV:
@@ -141,12 +153,19 @@ static void run_event(struct worker *w, const struct ep__ev *ev)
 		break;
 	case EV_USER:
 		w->self.cur_src = ev->src;
+		ep__ts_set(&w->self, TS_HANDLER, TW_USER, (uint64_t)ev->event);
 		ev->handler(ev->cbpara, ev->para, ev->event, FDT_USERCMD);
 		break;
 	default:
 		break;
 	}
 	w->self.cur_src = -1;
+	if (t0 != 0) {
+		uint64_t t1 = ep__ts_set(&w->self, TS_RUN, TW_NONE, 0);
+
+		if (t1 != 0)
+			ep__hist_add(&w->ts.hrun, t1 - t0);
+	}
 	atomic_store_explicit(&w->nevents,
 	    atomic_load_explicit(&w->nevents, memory_order_relaxed) + 1,
 	    memory_order_relaxed);
@@ -159,7 +178,11 @@ void *ep__worker_main(void *arg)
 	struct ep__evq mine = { 0 };
 	struct ep__ev ev;
 
+	uint64_t t_run = 0, t_idle;
+
 	ep__self = &w->self;
+	atomic_store_explicit(&w->ts.tid, (int32_t)gettid(),
+	                      memory_order_relaxed);
 	while (!ep__stopping(core)) {
 		uint32_t seq = atomic_load(&w->futex);
 
@@ -172,6 +195,10 @@ void *ep__worker_main(void *arg)
 			atomic_store(&w->qlen, 0);
 			pthread_mutex_unlock(&w->lock);
 			mine = t;
+			if (ep__evq_len(&mine) >
+			    atomic_load_explicit(&w->ts.qmax, memory_order_relaxed))
+				atomic_store_explicit(&w->ts.qmax,
+				    ep__evq_len(&mine), memory_order_relaxed);
 			while (!ep__stopping(core) && ep__evq_pop(&mine, &ev))
 				run_event(w, &ev);
 			mine.head = mine.tail = 0;
@@ -182,9 +209,15 @@ void *ep__worker_main(void *arg)
 			atomic_store(&w->sleeping, 0);
 			continue;
 		}
+		if ((t_idle = ep__ts_set(&w->self, TS_IDLE, TW_NONE, 0)) &&
+		    t_run != 0)
+			ep__add64(&w->ts.busy_ns, t_idle - t_run);
 		syscall(SYS_futex, &w->futex, FUTEX_WAIT_PRIVATE, seq, NULL,
 		        NULL, 0);
 		atomic_store(&w->sleeping, 0);
+		if ((t_run = ep__ts_set(&w->self, TS_RUN, TW_NONE, 0)) &&
+		    t_idle != 0)
+			ep__add64(&w->ts.wait_ns, t_run - t_idle);
 	}
 	ep__evq_free(&mine);
 	ep__slab_flush(&core->devs, &w->self.devcache);

@@ -1,0 +1,292 @@
+/*
+ * t_stats.c - the statistics socket (epump-stats(7)) from a client's side:
+ * greeting, replies framed by an empty line, thread states including a
+ * stuck handler, errors for bad commands, long lines, garbage, idle and
+ * surplus clients; modes of the directory and socket; removal at free.
+ */
+#include <epump.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "tap.h"
+#include "testutil.h"
+
+static char dir[64];
+
+static int st_connect(const char *path)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	strncpy(sun.sun_path, path, sizeof(sun.sun_path) - 1);
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Reads until `until` appears (or EOF / ms pass) into buf; returns len. */
+static size_t st_read(int fd, char *buf, size_t cap, const char *until,
+                      unsigned ms)
+{
+	uint64_t end = tu_now_ms() + ms;
+	size_t len = 0;
+
+	buf[0] = '\0';
+	while (len + 1 < cap) {
+		struct pollfd p = { fd, POLLIN, 0 };
+		uint64_t now = tu_now_ms();
+		ssize_t n;
+
+		if (until != NULL && strstr(buf, until) != NULL)
+			break;
+		if (now >= end || poll(&p, 1, (int)(end - now)) <= 0)
+			break;
+		n = read(fd, buf + len, cap - 1 - len);
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+		buf[len] = '\0';
+	}
+	return len;
+}
+
+static void st_send(int fd, const char *s)
+{
+	if (write(fd, s, strlen(s)) < 0)
+		tap_diag("write: %s", strerror(errno));
+}
+
+/* Is every line of a reply (up to its empty line) NAME\tTYPE\tLABELS\tV? */
+static int well_formed(const char *reply)
+{
+	const char *p = reply;
+
+	while (*p != '\0' && *p != '\n') {
+		const char *nl = strchr(p, '\n');
+		int tabs = 0;
+		const char *q;
+
+		if (nl == NULL)
+			return 0;
+		for (q = p; q < nl; q++)
+			tabs += *q == '\t';
+		if (tabs != 3 || strncmp(p, "epump_", 6) != 0)
+			return 0;
+		p = nl + 1;
+	}
+	return *p == '\n';
+}
+
+static int blocker(void *cbpara, void *para, int event, int fdtype)
+{
+	atomic_int *release = cbpara;
+	uint64_t end = tu_now_ms() + 5000;
+
+	while (!atomic_load(release) && tu_now_ms() < end)
+		tu_sleep_ms(5);
+	return 0;
+}
+
+static void protocol(void)
+{
+	epcore_t *core = epcore_new(0);
+	char path[128], buf[65536];
+	atomic_int release = 0;
+	int fd, fds[17], i, refused = 0;
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/t.sock", dir);
+	epcore_start_epump(core, 2);
+	epcore_start_worker(core, 1);
+	TAP_OK(epcore_stats_enable(core, path) == 0, "stats socket at %s",
+	       path);
+	TAP_OK(epcore_stats_enable(core, path) == -1 && errno == EALREADY,
+	       "enabling twice: EALREADY");
+	TAP_OK(strcmp(epcore_stats_path(core), path) == 0,
+	       "epcore_stats_path says where");
+	TAP_OK(stat(path, &st) == 0 && (st.st_mode & 0777) == 0600,
+	       "the socket is mode 0600");
+
+	fd = st_connect(path);
+	st_read(fd, buf, sizeof(buf), "\n", 2000);
+	TAP_OK(strncmp(buf, "EPUMP-STATS/1 pid=", 18) == 0 &&
+	       strstr(buf, " version=1.0.0\n") != NULL, "greeting: %.*s",
+	       (int)strcspn(buf, "\n"), buf);
+
+	st_send(fd, "show info\n");
+	st_read(fd, buf, sizeof(buf), "\n\n", 2000);
+	TAP_OK(well_formed(buf), "show info: typed lines ended by an empty "
+	       "line");
+	TAP_OK(strstr(buf, "epump_threads\tgauge\tkind=epump\t2\n") != NULL &&
+	       strstr(buf, "epump_threads\tgauge\tkind=worker\t1\n") != NULL,
+	       "it counts 2 epumps and 1 worker");
+
+	/* Every thread stuck in a handler: the socket still answers. */
+	epcore_post(core, EPT_EPUMP, 0, IOE_USER_DEFINED + 1, NULL, blocker,
+	            &release);
+	epcore_post(core, EPT_EPUMP, 1, IOE_USER_DEFINED + 2, NULL, blocker,
+	            &release);
+	epcore_post(core, EPT_WORKER, 0, IOE_USER_DEFINED + 3, NULL, blocker,
+	            &release);
+	tu_sleep_ms(300);
+	st_send(fd, "show threads\n");
+	st_read(fd, buf, sizeof(buf), "\n\n", 2000);
+	TAP_OK(well_formed(buf), "show threads answers while every thread "
+	       "is stuck");
+	TAP_OK(strstr(buf, "epump_thread_state\tinfo\tthread=epump/0,"
+	              "user=10001\thandler") != NULL &&
+	       strstr(buf, "epump_thread_state\tinfo\tthread=worker/0,"
+	              "user=10003\thandler") != NULL,
+	       "and names what each is stuck in");
+	{
+		const char *p = strstr(buf, "epump_thread_state_seconds\tgauge\t"
+		                        "thread=worker/0\t");
+		double secs = p ? atof(p + strlen("epump_thread_state_seconds"
+		                                   "\tgauge\tthread=worker/0\t"))
+		                : -1;
+
+		TAP_OK(secs >= 0.2 && secs < 10, "for how long (%.3f s)", secs);
+	}
+	atomic_store(&release, 1);
+
+	st_send(fd, "show queues\nshow timers\nshow fds\n");
+	st_read(fd, buf, sizeof(buf), "epump_timers_pending", 2000);
+	TAP_OK(strstr(buf, "epump_queue_depth\tgauge\tthread=worker/0\t") !=
+	       NULL, "show queues");
+	st_send(fd, "bogus command\n");
+	st_read(fd, buf, sizeof(buf), "ERR", 2000);
+	TAP_OK(strstr(buf, "ERR 400 ") != NULL, "unknown command: ERR 400");
+	st_send(fd, "help\n");
+	st_read(fd, buf, sizeof(buf), "quit\n\n", 2000);
+	TAP_OK(strstr(buf, "help\tinfo\t-\tshow all\n") != NULL, "help");
+	st_send(fd, "quit\n");
+	TAP_OK(st_read(fd, buf, sizeof(buf), NULL, 2000) == 0,
+	       "quit: the server closes");
+	close(fd);
+
+	/* A line over 1 KiB: ERR 413 and a close. */
+	fd = st_connect(path);
+	st_read(fd, buf, sizeof(buf), "\n", 2000);
+	memset(buf, 'x', 2048);
+	if (write(fd, buf, 2048) < 0)
+		tap_diag("write");
+	st_read(fd, buf, sizeof(buf), NULL, 2000);
+	TAP_OK(strstr(buf, "ERR 413 ") != NULL, "a 2 KiB line: ERR 413, "
+	       "closed");
+	close(fd);
+
+	/* Binary garbage: ERR 400 and a close. */
+	fd = st_connect(path);
+	st_read(fd, buf, sizeof(buf), "\n", 2000);
+	if (write(fd, "\x01\x02\xff\xfe garbage\n", 13) < 0)
+		tap_diag("write");
+	st_read(fd, buf, sizeof(buf), NULL, 2000);
+	TAP_OK(strstr(buf, "ERR 400 ") != NULL, "garbage: ERR 400, closed");
+	close(fd);
+
+	/* 17 clients at once: the 17th is refused. */
+	for (i = 0; i < 17; i++) {
+		fds[i] = st_connect(path);
+		st_read(fds[i], buf, sizeof(buf), "\n", 2000);
+		if (strstr(buf, "ERR 503 ") != NULL)
+			refused++;
+	}
+	TAP_IS(refused, 1, "17 clients at once: one gets ERR 503");
+	for (i = 0; i < 17; i++)
+		close(fds[i]);
+
+	/* Still serving afterwards. */
+	fd = st_connect(path);
+	st_read(fd, buf, sizeof(buf), "\n", 2000);
+	TAP_OK(strncmp(buf, "EPUMP-STATS/1", 13) == 0, "and it keeps serving");
+	close(fd);
+
+	TAP_OK(epcore_free(core) == 0, "epcore_free");
+	TAP_OK(access(path, F_OK) == -1 && errno == ENOENT,
+	       "epcore_free removed the socket");
+}
+
+/* A client that sends nothing for 5 s: ERR 408 and a close. */
+static void idle_client(void)
+{
+	epcore_t *core = epcore_new(0);
+	char path[128], buf[4096];
+	uint64_t t0;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/idle.sock", dir);
+	epcore_stats_enable(core, path);
+	fd = st_connect(path);
+	st_read(fd, buf, sizeof(buf), "\n", 2000);
+	t0 = tu_now_ms();
+	st_read(fd, buf, sizeof(buf), NULL, 8000);
+	TAP_OK(strstr(buf, "ERR 408 ") != NULL && tu_now_ms() - t0 >= 4500,
+	       "idle for 5 s: ERR 408, closed (%llu ms)",
+	       (unsigned long long)(tu_now_ms() - t0));
+	close(fd);
+	epcore_free(core);
+}
+
+/* The default directory must be ours and closed to others. */
+static void directory(void)
+{
+	char xdg[128], sock[160];
+	epcore_t *core;
+	struct stat st;
+
+	snprintf(xdg, sizeof(xdg), "%s/xdg", dir);
+	mkdir(xdg, 0700);
+	setenv("XDG_RUNTIME_DIR", xdg, 1);
+	core = epcore_new(0);
+	TAP_OK(epcore_stats_enable(core, NULL) == 0,
+	       "default path under $XDG_RUNTIME_DIR");
+	snprintf(sock, sizeof(sock), "%s/epump", xdg);
+	TAP_OK(stat(sock, &st) == 0 && (st.st_mode & 0777) == 0700,
+	       "its directory %s is mode 0700", sock);
+	TAP_OK(strncmp(epcore_stats_path(core), sock, strlen(sock)) == 0 &&
+	       strstr(epcore_stats_path(core), ".sock") != NULL,
+	       "named PROG.PID.sock: %s", epcore_stats_path(core));
+	epcore_free(core);
+	chmod(sock, 0755);
+	core = epcore_new(0);
+	TAP_OK(epcore_stats_enable(core, NULL) == -1 && errno == EPERM,
+	       "a directory open to others is refused: EPERM");
+	epcore_free(core);
+	rmdir(sock);
+	rmdir(xdg);
+	unsetenv("XDG_RUNTIME_DIR");
+}
+
+static void all(void)
+{
+	static int once;
+
+	protocol();
+	if (!once++) {
+		/* Backend-free cases: once. */
+		idle_client();
+		directory();
+	}
+}
+
+int main(void)
+{
+	int r;
+
+	strcpy(dir, "/tmp/t_stats.XXXXXX");
+	if (mkdtemp(dir) == NULL)
+		return 1;
+	r = tap_backends(all);
+	rmdir(dir);
+	return r;
+}
