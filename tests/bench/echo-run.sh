@@ -199,6 +199,7 @@ ticks() {
 config_cmd() {
 	case $1 in
 	w0) echo "$echosrv -t 1 -w 0" ;;
+	w0s) echo "env EPUMP_STATS=1 EPUMP_STATS_SOCKET=$tmp/stats.sock $echosrv -t 1 -w 0" ;;
 	w1) echo "$echosrv -t 1 -w 1" ;;
 	raw) echo "$peer" ;;
 	esac
@@ -206,11 +207,12 @@ config_cmd() {
 config_name() {
 	case $1 in
 	w0) echo "echosrv -t1 -w0" ;;
+	w0s) echo "echosrv -t1 -w0 +stats" ;;
 	w1) echo "echosrv -t1 -w1" ;;
 	raw) echo "echo_epoll" ;;
 	esac
 }
-configs="w0 w1 raw"
+configs="w0 w0s w1 raw"
 
 # start_server CONFIG: runs it pinned; sets spid and port.
 start_server() {
@@ -302,7 +304,7 @@ timed_run() { # case config round
 	    'BEGIN { printf "%.3f", (rt > 0 ? t * 1e6 / hz / rt : 0) }')
 	_uu=$(awk -v t="$_tu" -v hz="$hz" -v rt="$rt" \
 	    'BEGIN { printf "%.3f", (rt > 0 ? t * 1e6 / hz / rt : 0) }')
-	printf '   %-9s %-16s round %d: %9.0f rt/s %8s server us/rt, %s user (%d ticks, %d rt)\n' \
+	printf '   %-9s %-23s round %d: %9.0f rt/s %8s server us/rt, %s user (%d ticks, %d rt)\n' \
 	    "$1" "$(config_name "$2")" "$3" "$rtps" "$_us" "$_uu" "$_tt" "$rt"
 	echo "$1 $2 $3 $rtps $_us $_uu" >> "$tmp/timed"
 }
@@ -339,7 +341,7 @@ strace_run() { # case config
 	$NF ~ /^[a-z_0-9]+$/ && $4 ~ /^[0-9]+$/ && $1 ~ /^[0-9.]+$/ {
 		printf "%s %s %s %.4f\n", c, k, $NF, $4 / rt
 	}' "$tmp/strace.out" >> "$tmp/sys"
-	printf '   %-9s %-16s strace: %d rt, %s syscalls/rt\n' "$1" \
+	printf '   %-9s %-23s strace: %d rt, %s syscalls/rt\n' "$1" \
 	    "$(config_name "$2")" "$rt" "$(awk -v c="$1" -v k="$2" \
 	    '$1 == c && $2 == k && $3 == "total" { print $4 }' "$tmp/sys")"
 }
@@ -394,8 +396,9 @@ file == 2 {
 END {
 	nk = split(order, ks, " ")
 	name["w0"] = "echosrv -t1 -w0"; name["w1"] = "echosrv -t1 -w1"
+	name["w0s"] = "echosrv -t1 -w0 +stats"
 	name["raw"] = "echo_epoll"
-	printf "%-9s %-16s %9s %8s %7s %6s %8s  %s\n", "case", "config",
+	printf "%-9s %-23s %9s %8s %7s %6s %8s  %s\n", "case", "config",
 	    "rt/s", "us/rt", "user", "ratio", "sys/rt", "top syscalls per rt"
 	for (i = 1; i <= nc; i++) {
 		c = cs[i]
@@ -421,7 +424,7 @@ END {
 			if (base > 0) ratio = sprintf("%.2f", u / base)
 			sys = "-"
 			if ((c, k) in tot) sys = sprintf("%.3f", tot[c, k])
-			printf "%-9s %-16s %9.0f %8.3f %7.3f %6s %8s  %s\n", c,
+			printf "%-9s %-23s %9.0f %8.3f %7.3f %6s %8s  %s\n", c,
 			    name[k], median(rtps[c, k]), u, median(uu[c, k]), ratio,
 			    sys, top
 		}
