@@ -1,8 +1,8 @@
 #!/bin/bash
 # demo.sh - what `make demo` runs: examples/epdemo, then examples/httpsrv
 # driven by a small client written with bash's /dev/tcp: a plain GET, two
-# pipelined GETs on one connection, and a malformed request.  Exits
-# non-zero if anything went wrong.
+# pipelined GETs on one connection, and a malformed request; then epstat's
+# view of the running server.  Exits non-zero if anything went wrong.
 #
 #   demo.sh [BUILDDIR]      (default: the directory above this script)
 
@@ -62,7 +62,9 @@ echo "== examples/epdemo: timers and user events on 2 epump threads and 2 worker
 
 echo
 echo "== examples/httpsrv: keep-alive, pipelining and errors over loopback"
-"$builddir/examples/httpsrv" -a 127.0.0.1 -p 0 >"$tmp/out" 2>"$tmp/err" &
+# With its statistics socket on, so that epstat can look inside it.
+EPUMP_STATS=1 EPUMP_STATS_SOCKET="$tmp/httpsrv.sock" \
+	"$builddir/examples/httpsrv" -a 127.0.0.1 -p 0 >"$tmp/out" 2>"$tmp/err" &
 srv_pid=$!
 for _ in $(seq 100); do      # its ready line tells the port (5 s at most)
 	grep -q 'listening on' "$tmp/out" 2>/dev/null && break
@@ -93,6 +95,20 @@ exchange "a malformed request (the server answers 400 and closes)" \
 	"HELLO THERE${crlf}${crlf}"
 [[ $reply == "HTTP/1.1 400 Bad Request"*"Connection: close"* ]] ||
 	fail "malformed request: no 400"
+
+echo
+echo "== epstat: a look inside the running httpsrv (one keep-alive connection open)"
+exec {keep}<>"/dev/tcp/127.0.0.1/$port"
+printf 'GET / HTTP/1.1\r\nHost: localhost\r\n\r\n' >&"$keep"
+sleep 0.2
+for view in "" threads fds; do
+	echo
+	echo "-- epstat -s httpsrv.sock $view"
+	# shellcheck disable=SC2086
+	"$builddir/tools/epstat" -s "$tmp/httpsrv.sock" $view | sed 's/^/    /'
+	[ "${PIPESTATUS[0]}" -eq 0 ] || fail "epstat $view exited with status ${PIPESTATUS[0]}"
+done
+exec {keep}>&-
 
 echo
 echo "-- stopping httpsrv with SIGTERM"

@@ -12,8 +12,9 @@ examples_httpsrv_SOURCES = examples/httpsrv.c
 examples_httpsrv_LDADD = lib/libepump.la
 dist_noinst_SCRIPTS = examples/demo.sh
 
-# epdemo, then httpsrv driven over loopback by a /dev/tcp client.
+# epdemo, then httpsrv driven over loopback by a /dev/tcp client, and
+# epstat's view of it.
 demo: examples/epdemo$(EXEEXT) examples/echosrv$(EXEEXT) \
-	examples/httpsrv$(EXEEXT)
+	examples/httpsrv$(EXEEXT) tools/epstat$(EXEEXT)
 	$(SHELL) $(srcdir)/examples/demo.sh $(abs_top_builddir)
 .PHONY: demo
