@@ -605,8 +605,18 @@ static void close_one(void *obj, void *arg)
 		if (!(atomic_load(&dev->pflags) & PF_NOCLOSE))
 			close(dev->fd);
 	}
-	/* Closed or not: what a device holds is freed with the core. */
+	/* Closed or not: what a device holds is freed with the core,
+	 * including the reference a pending library timer carries. */
 	ep__sendq_free(dev);
+	{
+		uint64_t tid = atomic_exchange(&dev->timer, 0);
+		struct iotimer *t = tid ? ep__slab_at(&dev->core->timers,
+		                                      EP__ID_SLOT(tid)) : NULL;
+
+		if (t != NULL && atomic_load(&t->tag) ==
+		    (((uint64_t)EP__ID_GEN(tid) << 8) | TM_PENDING))
+			free(t->para);
+	}
 }
 
 void ep__dev_close_all(epcore_t *core)
