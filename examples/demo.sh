@@ -1,8 +1,9 @@
 #!/bin/bash
 # demo.sh - what `make demo` runs: examples/epdemo, then examples/httpsrv
 # driven by a small client written with bash's /dev/tcp: a plain GET, two
-# pipelined GETs on one connection, and a malformed request; then epstat's
-# view of the running server.  Exits non-zero if anything went wrong.
+# pipelined GETs on one connection, and a malformed request; then two
+# seconds of load from epbench, and epstat's view of the running server.
+# Exits non-zero if anything went wrong.
 #
 #   demo.sh [BUILDDIR]      (default: the directory above this script)
 
@@ -95,6 +96,12 @@ exchange "a malformed request (the server answers 400 and closes)" \
 	"HELLO THERE${crlf}${crlf}"
 [[ $reply == "HTTP/1.1 400 Bad Request"*"Connection: close"* ]] ||
 	fail "malformed request: no 400"
+
+echo
+echo "== epbench: 2 seconds of load on httpsrv (10 connections, keep-alive)"
+"$builddir/tools/epbench/epbench" -t 1 -c 10 -d 2s "http://127.0.0.1:$port/" |
+	sed 's/^/    /'
+[ "${PIPESTATUS[0]}" -eq 0 ] || fail "epbench exited with status ${PIPESTATUS[0]}"
 
 echo
 echo "== epstat: a look inside the running httpsrv (one keep-alive connection open)"

@@ -15,6 +15,7 @@ dist_noinst_SCRIPTS = examples/demo.sh
 # epdemo, then httpsrv driven over loopback by a /dev/tcp client, and
 # epstat's view of it.
 demo: examples/epdemo$(EXEEXT) examples/echosrv$(EXEEXT) \
-	examples/httpsrv$(EXEEXT) tools/epstat$(EXEEXT)
+	examples/httpsrv$(EXEEXT) tools/epstat$(EXEEXT) \
+	tools/epbench/epbench$(EXEEXT)
 	$(SHELL) $(srcdir)/examples/demo.sh $(abs_top_builddir)
 .PHONY: demo
