@@ -469,6 +469,38 @@ static int dev_close(struct iodev *dev, uint64_t id)
 	}
 }
 
+int ep__dev_hold(struct iodev *dev, uint64_t id)
+{
+	uint32_t gen = EP__ID_GEN(id);
+	uint64_t cur = atomic_load(&dev->tag);
+
+	for (;;) {
+		if (EP__TAG_GEN(cur) != gen ||
+		    (cur & (DEV_LIVE | DEV_CLOSING | DEV_BUSY)) != DEV_LIVE) {
+			errno = ENOENT;
+			return -1;
+		}
+		if (atomic_compare_exchange_weak(&dev->tag, &cur,
+		                                 cur | DEV_BUSY))
+			return 0;
+	}
+}
+
+void ep__dev_unhold(struct iodev *dev, uint64_t id)
+{
+	uint64_t cur = atomic_load(&dev->tag);
+
+	for (;;) {
+		if (cur & DEV_CLOSING) {
+			dev_close_claimed(dev, id);
+			return;
+		}
+		if (atomic_compare_exchange_weak(&dev->tag, &cur,
+		                                 cur & ~(uint64_t)DEV_BUSY))
+			return;
+	}
+}
+
 void iodev_close(iodev_t *dev)
 {
 	uint64_t id;
@@ -605,18 +637,8 @@ static void close_one(void *obj, void *arg)
 		if (!(atomic_load(&dev->pflags) & PF_NOCLOSE))
 			close(dev->fd);
 	}
-	/* Closed or not: what a device holds is freed with the core,
-	 * including the reference a pending library timer carries. */
+	/* Closed or not: what a device holds is freed with the core. */
 	ep__sendq_free(dev);
-	{
-		uint64_t tid = atomic_exchange(&dev->timer, 0);
-		struct iotimer *t = tid ? ep__slab_at(&dev->core->timers,
-		                                      EP__ID_SLOT(tid)) : NULL;
-
-		if (t != NULL && atomic_load(&t->tag) ==
-		    (((uint64_t)EP__ID_GEN(tid) << 8) | TM_PENDING))
-			free(t->para);
-	}
 }
 
 void ep__dev_close_all(epcore_t *core)
@@ -728,42 +750,36 @@ void ep__dev_deliver(struct iodev *dev, uint64_t id, int event)
 }
 
 /*
- * A library timer about dev: its para is a malloc'd copy of the id (so a
- * timer that outlives the device names nothing), freed by whichever of
- * the handler and ep__dev_timer_stop() wins.
+ * A library timer about dev names the device by id, never by pointer (it
+ * may outlive the device): the id rides in the timer itself, its upper
+ * half in para and its lower half in cmdid, so nothing is allocated and
+ * nothing can leak whether the timer fires, is stopped, or is dropped.
  */
 uint64_t ep__dev_timer_start(struct iodev *dev, uint64_t id, int ms,
                              IOHandler *fn)
 {
-	uint64_t *ref = malloc(sizeof(*ref)), tid;
+	uint64_t tid = iotimer_start(dev->core, ms, (int)(uint32_t)id,
+	                             (void *)(uintptr_t)(id >> 32), fn,
+	                             dev->core);
 
-	if (ref == NULL)
-		return 0;
-	*ref = id;
-	tid = iotimer_start(dev->core, ms, 0, ref, fn, dev->core);
-	if (tid == 0) {
-		free(ref);
-		return 0;
-	}
-	atomic_store(&dev->timer, tid);
+	if (tid != 0)
+		atomic_store(&dev->timer, tid);
 	return tid;
+}
+
+/* The device id a library timer carries (see ep__dev_timer_start). */
+uint64_t ep__dev_timer_devid(const iotimer_t *t)
+{
+	return ((uint64_t)(uintptr_t)iotimer_para(t) << 32) |
+	       (uint32_t)iotimer_cmdid(t);
 }
 
 void ep__dev_timer_stop(struct iodev *dev)
 {
 	uint64_t tid = atomic_exchange(&dev->timer, 0);
-	struct iotimer *t;
-	void *ref;
 
-	if (tid == 0)
-		return;
-	t = ep__slab_at(&dev->core->timers, EP__ID_SLOT(tid));
-	if (t == NULL ||
-	    atomic_load(&t->tag) != (((uint64_t)EP__ID_GEN(tid) << 8) | TM_PENDING))
-		return; /* fired: its handler frees the reference */
-	ref = t->para;
-	if (iotimer_stop(dev->core, tid) == 0)
-		free(ref);
+	if (tid != 0)
+		(void)iotimer_stop(dev->core, tid); /* ENOENT: fired already */
 }
 
 int iodev_error(const iodev_t *dev)

@@ -115,15 +115,14 @@ iodev_t *eptcp_listen(epcore_t *core, const char *ip, int port, void *para,
 
 static int accept_resume(void *cbpara, void *obj, int event, int fdtype)
 {
-	uint64_t *ref = iotimer_para(obj), tid = iotimer_id(obj);
-	struct iodev *dev = ep__dev_lookup(cbpara, *ref);
+	uint64_t devid = ep__dev_timer_devid(obj), tid = iotimer_id(obj);
+	struct iodev *dev = ep__dev_lookup(cbpara, devid);
 
 	if (dev != NULL) {
 		atomic_compare_exchange_strong(&dev->timer, &tid, 0);
 		/* Re-arming reports the connections that waited meanwhile. */
 		(void)iodev_add_notify(dev, RWF_READ);
 	}
-	free(ref);
 	return 0;
 }
 
@@ -209,8 +208,8 @@ iodev_t *eptcp_accept(epcore_t *core, iodev_t *listendev, void *para,
 
 static int connect_timeout(void *cbpara, void *obj, int event, int fdtype)
 {
-	uint64_t *ref = iotimer_para(obj), tid = iotimer_id(obj);
-	struct iodev *dev = ep__dev_lookup(cbpara, *ref);
+	uint64_t devid = ep__dev_timer_devid(obj), tid = iotimer_id(obj);
+	struct iodev *dev = ep__dev_lookup(cbpara, devid);
 
 	if (dev != NULL) {
 		uint32_t pf = atomic_load(&dev->pflags);
@@ -226,11 +225,10 @@ static int connect_timeout(void *cbpara, void *obj, int event, int fdtype)
 			/* The poller keeps the fd until the close; with no
 			 * interest left it reports nothing more. */
 			dev->error = ETIMEDOUT;
-			ep__dev_apply(dev, *ref);
-			ep__dev_deliver(dev, *ref, IOE_CONNFAIL);
+			ep__dev_apply(dev, devid);
+			ep__dev_deliver(dev, devid, IOE_CONNFAIL);
 		}
 	}
-	free(ref);
 	return 0;
 }
 
@@ -290,8 +288,13 @@ iodev_t *eptcp_connect(epcore_t *core, const char *host, int port,
 		errno = EINVAL;
 		return NULL;
 	}
-	if (epaddr_parse(host, port, &ss, &len) < 0)
-		return NULL;
+	if (epaddr_parse(host, port, &ss, &len) < 0) {
+		if (errno != EINVAL || port < 1 || port > 65535)
+			return NULL;
+		/* Not a literal: a host name, resolved first (dns.c). */
+		return ep__connect_name(core, host, port, para, handler,
+		                        cbpara, timeout_ms);
+	}
 	return ep__connect(core, (struct sockaddr *)&ss, len, FDT_CONNECTED,
 	                   para, handler, cbpara, timeout_ms);
 }

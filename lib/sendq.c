@@ -372,17 +372,16 @@ static int linger_handler(void *cbpara, void *obj, int event, int fdtype)
 
 static int linger_timeout(void *cbpara, void *obj, int event, int fdtype)
 {
-	uint64_t *ref = iotimer_para(obj);
+	uint64_t devid = ep__dev_timer_devid(obj);
 	epcore_t *core = cbpara;
-	struct iodev *dev = ep__slab_at(&core->devs, EP__ID_SLOT(ref[0]));
+	struct iodev *dev = ep__slab_at(&core->devs, EP__ID_SLOT(devid));
 
 	if (dev != NULL) {
 		uint64_t tid = iotimer_id(obj);
 
 		atomic_compare_exchange_strong(&dev->timer, &tid, 0);
 	}
-	(void)iodev_close_by(core, ref[0]);
-	free(ref);
+	(void)iodev_close_by(core, devid);
 	return 0;
 }
 
