@@ -373,11 +373,20 @@ EPUMP_API iodev_t *eptcp_accept(epcore_t *core, iodev_t *listendev,
                                 void *cbpara, int bindtype, int epump);
 
 /*
- * Connect to host:port (an IP literal) without blocking.  The device
- * (FDT_CONNECTED), bound as BIND_CURRENT_EPUMP, then gets exactly one
- * IOE_CONNECTED or IOE_CONNFAIL (iodev_error() says why), the latter also
- * when timeout_ms > 0 passes first.  NULL with errno EINVAL, or the
- * errno of socket(2)/connect(2) when it fails at once.
+ * Connect to host:port without blocking.  The device (FDT_CONNECTED),
+ * bound as BIND_CURRENT_EPUMP, then gets exactly one IOE_CONNECTED or
+ * IOE_CONNFAIL (iodev_error() says why), the latter also when
+ * timeout_ms > 0 passes first.  host is an IP literal, or a host name:
+ * the device is returned at once, unbound and with a placeholder fd,
+ * while dns_query() resolves the name; its addresses are then tried one
+ * after the other (IPv6 and IPv4 alternating, IPv6 first) until one
+ * connects, and the connected socket becomes the device's fd.  A name
+ * that does not resolve gives IOE_CONNFAIL with ENOENT (no such name or
+ * no address), EAGAIN (server failure or refusal) or ETIMEDOUT; all
+ * addresses failing gives the last address's error.  timeout_ms covers
+ * resolution and every attempt.  Until IOE_CONNECTED, only
+ * iodev_close() is useful on such a device.  NULL with errno EINVAL, or
+ * the errno of socket(2)/connect(2) when a literal fails at once.
  */
 EPUMP_API iodev_t *eptcp_connect(epcore_t *core, const char *host, int port,
                                  void *para, IOHandler *handler,
@@ -442,6 +451,79 @@ EPUMP_API iodev_t *epfile_bind_fd(epcore_t *core, int fd, void *para,
 /* Standard input as a device (FDT_STDIN); closing it leaves fd 0 open. */
 EPUMP_API iodev_t *epfile_bind_stdin(epcore_t *core, void *para,
                                      IOHandler *handler, void *cbpara);
+
+/* ---- asynchronous DNS: dns_query(3) ---- */
+
+/* dns_result_t.status: why a query ended. */
+#define DNS_OK          0   /* addrs[0..naddrs-1] hold the answer */
+#define DNS_ENONAME     1   /* the name does not exist (NXDOMAIN) */
+#define DNS_ENODATA     2   /* the name exists but has no A or AAAA */
+#define DNS_ESERVFAIL   3   /* the server failed (SERVFAIL) */
+#define DNS_ETIMEOUT    4   /* no answer within the timeouts and tries */
+#define DNS_EREFUSED    5   /* the server refused (REFUSED) */
+#define DNS_ECANCELED   6   /* the core was freed first */
+#define DNS_EFAIL       7   /* anything else: a malformed answer, no memory,
+                             * no usable server */
+
+/* One address of an answer.  family is AF_INET (addr[0..3] hold the
+ * address in network order) or AF_INET6 (addr[0..15]); ttl is the
+ * seconds it may still be used (UINT32_MAX for an IP literal). */
+typedef struct dns_addr {
+	int family;
+	uint32_t ttl;
+	uint8_t addr[16];
+} dns_addr_t;
+
+/* What a DnsCB receives; valid only during the call (copy what you
+ * keep).  name is the name as asked.  IPv6 addresses come first, then
+ * IPv4, each in the order of the answer. */
+typedef struct dns_result {
+	int status;                 /* DNS_OK or DNS_E* */
+	const char *name;
+	int naddrs;                 /* 0 unless status is DNS_OK */
+	const dns_addr_t *addrs;
+	int from_cache;             /* 1: answered from the cache or a literal */
+} dns_result_t;
+
+/* The callback of dns_query(): runs exactly once per accepted query. */
+typedef void DnsCB(void *cbobj, const dns_result_t *res);
+
+/*
+ * Resolve name (A and AAAA) without blocking; cb(cbobj, res) runs later,
+ * exactly once: on the epump or worker thread that called dns_query(),
+ * or, when called from a thread that is not one of the core's, where a
+ * timer started there would fire (a worker if the core has any, else an
+ * epump thread).  It always runs after dns_query() has returned, also
+ * for an IP literal (answered without a query) and for a cached answer
+ * (kept for its TTL; at most 1024 names, least recently used dropped
+ * first).  Concurrent queries for one name share one lookup.  The
+ * resolver is c-ares, driven by the core's epump threads (its sockets
+ * are devices): /etc/hosts, then the name servers of /etc/resolv.conf,
+ * or those given with epcore_dnsrv_add().  If epcore_free() comes first,
+ * every callback still pending runs from epcore_free(), on its thread,
+ * with DNS_ECANCELED.  0, or -1 with EINVAL (NULL argument, a name that
+ * is not a host name), ECANCELED (core stopped), ENOMEM, EIO (c-ares
+ * could not start).
+ */
+EPUMP_API int dns_query(epcore_t *core, const char *name, DnsCB *cb,
+                        void *cbobj);
+
+/*
+ * Use the name server at ip (an IPv4 or IPv6 literal) and port (0: 53).
+ * The first call replaces /etc/resolv.conf, which is then not read at
+ * all (no search domains either); later calls add servers, tried in
+ * order.  0, or -1 with EINVAL, ENOMEM, EBUSY (queries are in flight:
+ * configure before the first query, or when none is pending).
+ */
+EPUMP_API int epcore_dnsrv_add(epcore_t *core, const char *ip, int port);
+
+/*
+ * How long to wait for a server's answer (timeout_ms > 0; c-ares's
+ * default 5000, doubled on each round) and how many rounds over the
+ * servers (tries > 0; default 4); <= 0 keeps the value.  0, or -1 with
+ * EINVAL, EBUSY (queries in flight).
+ */
+EPUMP_API int epcore_dns_config(epcore_t *core, int timeout_ms, int tries);
 
 #ifdef __cplusplus
 }

@@ -93,6 +93,14 @@ epcore_t *epcore_new(int maxfd)
 		errno = ENOMEM;
 		return NULL;
 	}
+	core->dns = ep__dns_new(core);
+	if (core->dns == NULL) {
+		ep__slab_destroy(&core->devs);
+		ep__slab_destroy(&core->timers);
+		free(core);
+		errno = ENOMEM;
+		return NULL;
+	}
 	raise_nofile(maxfd);
 	core->maxfd = maxfd;
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < INT_MAX)
@@ -425,6 +433,7 @@ int epcore_free(epcore_t *core)
 		pthread_cond_wait(&core->cond, &core->lock);
 	pthread_mutex_unlock(&core->lock);
 
+	ep__dns_free(core);
 	ep__dev_close_all(core);
 	n = ep__nepumps(core);
 	for (i = 0; i < n; i++)

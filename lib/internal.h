@@ -274,6 +274,7 @@ uint64_t ep__dev_live_id(const struct iodev *dev);
 iodev_t *ep__dev_make(epcore_t *core, int fd, int fdtype, uint32_t pflags,
                       void *para, IOHandler *handler, void *cbpara);
 void ep__dev_timer_stop(struct iodev *dev);
+uint64_t ep__dev_timer_devid(const iotimer_t *t);
 /* Internal timers that name a device by id (connect timeout, pauses). */
 uint64_t ep__dev_timer_start(struct iodev *dev, uint64_t id, int ms,
                              IOHandler *fn);
@@ -457,7 +458,23 @@ struct epcore {
 	uint64_t born_ns;               /* epcore_new, monotonic */
 	_Atomic bool stats_on;          /* keep the per-thread states */
 	struct ep__stats *stats;        /* the socket server, or NULL */
+	struct ep__dns *dns;            /* the resolver (dns.c) */
 };
+
+/* ---- DNS (dns.c) ---- */
+struct ep__dns;
+struct ep__dns *ep__dns_new(epcore_t *core);
+/* epcore_free(), every thread joined, before the devices are closed:
+ * pending callbacks run here with DNS_ECANCELED. */
+void ep__dns_free(epcore_t *core);
+/* eptcp_connect() to a host name. */
+iodev_t *ep__connect_name(epcore_t *core, const char *host, int port,
+                          void *para, IOHandler *handler, void *cbpara,
+                          int timeout_ms);
+/* Hold an unbound device as a handler would (a close meanwhile only
+ * marks it), and let go, finishing such a close. */
+int  ep__dev_hold(struct iodev *dev, uint64_t id);
+void ep__dev_unhold(struct iodev *dev, uint64_t id);
 
 struct ep__stats;
 void ep__stats_free(epcore_t *core);

@@ -8,7 +8,7 @@
 man3_groups = man/man3/epcore.3 man/man3/iodev.3 man/man3/iotimer.3 \
 	man/man3/epcore_post.3 man/man3/iodev_send.3 man/man3/eptcp.3 \
 	man/man3/epudp.3 man/man3/epusock.3 man/man3/epfile.3 \
-	man/man3/epaddr.3 man/man3/epcore_stats_enable.3
+	man/man3/epaddr.3 man/man3/epcore_stats_enable.3 man/man3/dns_query.3
 dist_man_MANS = $(man3_groups) man/man7/epump.7 man/man7/epump-stats.7
 
 # The .Nm names of a page's NAME section, one per line.
