@@ -7,16 +7,16 @@
 set -e
 cd "$(dirname "$0")"
 
-DEB_PKGS="autoconf automake libtool pkg-config make gcc libbsd-dev bats mandoc"
-RPM_PKGS="autoconf automake libtool pkgconf-pkg-config make gcc libbsd-devel bats mandoc"
+DEB_PKGS="autoconf automake libtool pkg-config make gcc libbsd-dev libc-ares-dev bats mandoc"
+RPM_PKGS="autoconf automake libtool pkgconf-pkg-config make gcc libbsd-devel c-ares-devel bats mandoc"
 
 missing=""
 for tool in autoreconf automake libtoolize pkg-config make cc; do
 	command -v "$tool" >/dev/null 2>&1 || missing="$missing $tool"
 done
-if command -v pkg-config >/dev/null 2>&1 &&
-   ! pkg-config --exists libbsd-overlay 2>/dev/null; then
-	missing="$missing libbsd"
+if command -v pkg-config >/dev/null 2>&1; then
+	pkg-config --exists libbsd-overlay 2>/dev/null || missing="$missing libbsd"
+	pkg-config --exists libcares 2>/dev/null || missing="$missing c-ares"
 fi
 for tool in bats mandoc; do
 	command -v "$tool" >/dev/null 2>&1 || missing="$missing $tool"
