@@ -303,8 +303,9 @@ EPUMP_API int iodev_set_sendq_limit(iodev_t *dev, size_t bytes);
 /*
  * Close after the queued data is written: the handler is not called again;
  * the queue drains, the write side is shut (sockets: FIN), the peer's data
- * is read and dropped until it closes too, then the device closes; at the
- * latest after timeout_ms (<= 0: 10 s).  Safe from any thread (from
+ * is read and dropped until it closes too (if it closed first, as soon as
+ * the queue has drained), then the device closes; at the latest after
+ * timeout_ms (<= 0: 10 s).  Safe from any thread (from
  * another thread it takes effect on the device's thread, in order with
  * its events).  0, or -1 with ENOENT, EINVAL, ENOMEM.
  */

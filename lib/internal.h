@@ -211,6 +211,7 @@ static inline struct ep__thread *ep__self_in(const epcore_t *core)
 #define PF_LINGER     0x200u  /* iodev_linger_close: internal handler */
 #define PF_UNLINK     0x400u  /* unix listener: unlink its path at close */
 #define PF_DGRAM      0x800u  /* datagram socket: iodev_send never queues */
+#define PF_PEER_EOF   0x1000u /* lingering: the peer closed, queue pending */
 
 /* Why reads are masked on a level-triggered backend (dev->ltmask). */
 #define LT_INFLIGHT 0x1u      /* READ queued to a worker, not yet run */

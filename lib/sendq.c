@@ -343,8 +343,15 @@ static void linger_drain(struct iodev *dev)
 
 	while ((n = read(dev->fd, buf, sizeof(buf))) > 0)
 		;
-	if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK))
-		iodev_close(dev); /* the peer closed too (or failed): done */
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		return;
+	if (n == 0 && iodev_sendq_len(dev) > 0) {
+		/* The peer is done sending but still reads: write the queue
+		 * out first (IOE_WRITE closes once it has drained). */
+		atomic_fetch_or(&dev->pflags, PF_PEER_EOF);
+		return;
+	}
+	iodev_close(dev); /* the peer closed too (or failed): done */
 }
 
 /* The device's handler once linger-closing: the application's is gone. */
@@ -357,7 +364,8 @@ static int linger_handler(void *cbpara, void *obj, int event, int fdtype)
 	switch (event) {
 	case IOE_WRITE: /* the queue has drained */
 		if (!(atomic_load(&dev->pflags) & PF_SOCKET) ||
-		    shutdown(dev->fd, SHUT_WR) < 0)
+		    shutdown(dev->fd, SHUT_WR) < 0 ||
+		    (atomic_load(&dev->pflags) & PF_PEER_EOF))
 			iodev_close(dev);
 		break;
 	case IOE_READ:

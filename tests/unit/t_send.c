@@ -1021,8 +1021,79 @@ static void queued_then_freed(int workers)
 	free(buf);
 }
 
+/* ---- linger close after the peer half-closed, with data queued ---- */
+
+#define HC_LEN (4 << 20)
+
+struct hc {
+	epcore_t *core;
+	unsigned char *data;
+	atomic_int sent, lingered;
+};
+
+static int hc_handler(void *cbpara, void *obj, int event, int fdtype)
+{
+	struct hc *h = cbpara;
+	char buf[4096];
+	ssize_t n;
+
+	if (event != IOE_READ)
+		return 0;
+	while ((n = read(iodev_fd(obj), buf, sizeof(buf))) > 0)
+		;
+	if (n == 0 && !atomic_exchange(&h->lingered, 1)) {
+		/* The peer is done sending: answer it all, then close. */
+		if (iodev_send(obj, h->data, HC_LEN) == HC_LEN)
+			atomic_store(&h->sent, 1);
+		iodev_linger_close(obj, 10000);
+	}
+	return 0;
+}
+
+static void linger_after_peer_eof(int workers)
+{
+	struct hc h = { 0 };
+	int sv[2], i, ok = 1;
+	iodev_t *dev;
+	uint64_t got = 0, end;
+	unsigned char buf[16384];
+
+	h.core = epcore_new(0);
+	h.data = malloc(HC_LEN);
+	for (i = 0; i < HC_LEN; i++)
+		h.data[i] = (unsigned char)(i * 7);
+	epcore_start_epump(h.core, 1);
+	epcore_start_worker(h.core, workers);
+	socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
+	dev = iodev_new(h.core, sv[0], FDT_USOCK_CONNECTED, NULL, hc_handler,
+	                &h);
+	iodev_bind_epump(dev, BIND_ONE_EPUMP, 0);
+	shutdown(sv[1], SHUT_WR); /* end of file, before reading anything */
+	end = tu_now_ms() + 20000;
+	while (tu_now_ms() < end) {
+		ssize_t n = read(sv[1], buf, sizeof(buf)), k;
+
+		if (n <= 0)
+			break;
+		for (k = 0; k < n; k++)
+			if (buf[k] != (unsigned char)((got + (uint64_t)k) * 7))
+				ok = 0;
+		got += (uint64_t)n;
+	}
+	TAP_OK(atomic_load(&h.sent), "%d workers: the reply was taken whole "
+	       "after the peer's end of file", workers);
+	TAP_OK(got == HC_LEN && ok, "linger close after the peer half-closed "
+	       "delivers every queued byte, then end of file (%llu of %d)",
+	       (unsigned long long)got, HC_LEN);
+	close(sv[1]);
+	epcore_free(h.core);
+	free(h.data);
+}
+
 static void all(void)
 {
+	linger_after_peer_eof(0);
+	linger_after_peer_eof(2);
 	big_send(0, 0);
 	big_send(1, 2);
 	big_send(1, 0);
