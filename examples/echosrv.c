@@ -51,16 +51,16 @@ static void echo(iodev_t *dev)
 			iodev_del_notify(dev, RWF_READ);
 			return;
 		}
-		n = read(iodev_fd(dev), buf, sizeof(buf));
+		n = iodev_recv(dev, buf, sizeof(buf)); /* read(2) + stats */
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0 && errno == EAGAIN)  /* drained: wait for the next edge */
+		if (n < 0 && errno == EAGAIN)  /* drained: wait for an edge */
 			return;
-		if (n < 0) {                    /* ECONNRESET, ...: give up */
+		if (n < 0) {                   /* ECONNRESET, ...: give up */
 			iodev_close(dev);
 			return;
 		}
-		if (n == 0) {                   /* EOF: flush the echo, then close */
+		if (n == 0) {                  /* EOF: flush the echo, close */
 			if (iodev_sendq_len(dev) == 0)
 				iodev_close(dev);
 			else
@@ -72,7 +72,7 @@ static void echo(iodev_t *dev)
 			iodev_close(dev);
 			return;
 		}
-		if (n < (ssize_t)sizeof(buf))  /* short read: nothing more now */
+		if (n < (ssize_t)sizeof(buf))  /* short read: no more now */
 			return;
 	}
 }
@@ -122,24 +122,24 @@ static int on_listener(void *cbpara, void *obj, int event, int fdtype)
 static void usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: " PROG " [-m] [-p PORT] [-a ADDR] [-t THREADS] [-w WORKERS]"
-	    " [-b BACKEND]\n"
+	    "usage: " PROG " [-m] [-p PORT] [-a ADDR] [-t THREADS]\n"
+	    "               [-w WORKERS] [-b BACKEND]\n"
 	    "A TCP echo server: sends back every byte it receives.\n\n"
-	    "  -p, --port=PORT       port to listen on (default 7000; 0 picks a free one)\n"
-	    "  -a, --addr=ADDR       IPv4/IPv6 address to listen on (default 127.0.0.1;\n"
-	    "                        \"\" for every address)\n"
-	    "  -t, --threads=N       epump (event loop) threads, the main thread\n"
-	    "                        included (default 1; 0: one per CPU)\n"
-	    "  -w, --workers=N       worker threads that run the handlers (default 0:\n"
-	    "                        handlers run on the epump threads)\n"
-	    "  -b, --backend=NAME    poller: epoll, poll or select (sets EPUMP_BACKEND;\n"
-	    "                        default: the best available)\n"
-	    "  -m, --mlisten         one listening socket per epump thread\n"
-	    "                        (SO_REUSEPORT) instead of one shared socket\n"
-	    "  -h, --help            show this help and exit\n"
-	    "  -V, --version         show the library version and exit\n\n"
-	    "When ready it prints \"" PROG ": listening on ADDR:PORT (...)\" on\n"
-	    "stdout.  SIGINT or SIGTERM stops it; the exit status is then 0.\n");
+	    "  -p, --port=PORT     listen on PORT (default 7000; 0: any)\n"
+	    "  -a, --addr=ADDR     listen on ADDR, IPv4 or IPv6 (default\n"
+	    "                      127.0.0.1; \"\": every address)\n"
+	    "  -t, --threads=N     N epump (event loop) threads, the main one\n"
+	    "                      included (default 1; 0: one per CPU)\n"
+	    "  -w, --workers=N     N worker threads run the handlers (default\n"
+	    "                      0: the epump threads run them)\n"
+	    "  -b, --backend=NAME  epoll, poll or select (sets EPUMP_BACKEND;\n"
+	    "                      default: the best available)\n"
+	    "  -m, --mlisten       a listening socket per epump thread\n"
+	    "                      (SO_REUSEPORT), not one shared socket\n"
+	    "  -h, --help          show this help and exit\n"
+	    "  -V, --version       show the library's version and exit\n\n"
+	    "Ready, it prints \"" PROG ": listening on ADDR:PORT (...)\" on\n"
+	    "stdout.  SIGINT or SIGTERM stops it, with exit status 0.\n");
 }
 
 static int number(const char *s, int max, int opt)
@@ -150,8 +150,8 @@ static int number(const char *s, int max, int opt)
 	errno = 0;
 	v = strtol(s, &end, 10);
 	if (errno != 0 || end == s || *end != '\0' || v < 0 || v > max) {
-		fprintf(stderr, PROG ": -%c: want a number from 0 to %d, not '%s'\n",
-		        opt, max, s);
+		fprintf(stderr, PROG ": -%c: want a number from 0 to %d, "
+		        "not '%s'\n", opt, max, s);
 		exit(EX_USAGE);
 	}
 	return (int)v;
@@ -192,16 +192,18 @@ int main(int argc, char **argv)
 		}
 	}
 	if (optind < argc) {
-		fprintf(stderr, PROG ": unexpected argument '%s'\n", argv[optind]);
+		fprintf(stderr, PROG ": unexpected argument '%s'\n",
+		        argv[optind]);
 		return EX_USAGE;
 	}
 	if (threads == 0)
 		threads = (int)sysconf(_SC_NPROCESSORS_ONLN);
 
 	if ((core = epcore_new(0)) == NULL) {
-		fprintf(stderr, PROG ": %s: %s\n", errno == EINVAL ?
-		        "unknown EPUMP_BACKEND" : "epcore_new", strerror(errno));
-		return errno == EINVAL ? EX_USAGE : EX_OSERR;
+		c = errno;
+		fprintf(stderr, PROG ": %s: %s\n", c == EINVAL ?
+		        "bad EPUMP_BACKEND" : "epcore_new", strerror(c));
+		return c == EINVAL ? EX_USAGE : EX_OSERR;
 	}
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
@@ -209,9 +211,12 @@ int main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 
 	/* The main thread will be the last epump thread (epump_main_start). */
-	if ((threads > 1 && epcore_start_epump(core, threads - 1) != threads - 1) ||
+	if ((threads > 1 &&
+	     epcore_start_epump(core, threads - 1) != threads - 1) ||
 	    (workers > 0 && epcore_start_worker(core, workers) != workers)) {
-		fprintf(stderr, PROG ": starting threads: %s\n", strerror(errno));
+		fprintf(stderr, PROG ": starting threads: %s\n",
+		        strerror(errno));
+		epcore_free(core);
 		return EX_OSERR;
 	}
 	if (mlisten) {
@@ -227,7 +232,9 @@ int main(int argc, char **argv)
 			port = -1;
 	}
 	if (port < 0) {
-		fprintf(stderr, PROG ": listen on %s: %s\n", addr, strerror(errno));
+		fprintf(stderr, PROG ": listen on %s: %s\n", addr,
+		        strerror(errno));
+		epcore_free(core);
 		return EX_UNAVAILABLE;
 	}
 	printf(PROG ": listening on %s%s%s:%d (backend %s, %d epump threads, "
@@ -237,11 +244,14 @@ int main(int argc, char **argv)
 	fflush(stdout);
 
 	if (epump_main_start(core) < 0 && errno != ECANCELED) {
-		fprintf(stderr, PROG ": epump_main_start: %s\n", strerror(errno));
+		fprintf(stderr, PROG ": epump_main_start: %s\n",
+		        strerror(errno));
+		epcore_free(core);
 		return EX_OSERR;
 	}
 	if (stop_signal != 0)
-		fprintf(stderr, PROG ": %s, stopping\n", strsignal(stop_signal));
+		fprintf(stderr, PROG ": %s, stopping\n",
+		        strsignal(stop_signal));
 	epcore_free(core); /* joins the threads, closes every connection */
 	return EX_OK;
 }

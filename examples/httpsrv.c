@@ -107,7 +107,8 @@ static int is_token(const char *s)
 	if (*s == '\0')
 		return 0;
 	for (; *s != '\0'; s++)
-		if (!isalnum((unsigned char)*s) && !strchr("!#$%&'*+-.^_`|~", *s))
+		if (!isalnum((unsigned char)*s) &&
+		    !strchr("!#$%&'*+-.^_`|~", *s))
 			return 0;
 	return 1;
 }
@@ -136,9 +137,9 @@ static int parse_request_line(char *line, struct req *r)
 		return 400;
 	*version++ = '\0';
 	if (!is_token(line) || *target == '\0' || strchr(version, ' ') ||
-	    strncmp(version, "HTTP/", 5) != 0 || !isdigit((unsigned char)version[5]) ||
-	    version[6] != '.' || !isdigit((unsigned char)version[7]) ||
-	    version[8] != '\0')
+	    strncmp(version, "HTTP/", 5) != 0 ||
+	    !isdigit((unsigned char)version[5]) || version[6] != '.' ||
+	    !isdigit((unsigned char)version[7]) || version[8] != '\0')
 		return 400;
 	if (version[5] != '1')
 		return 505;
@@ -192,7 +193,8 @@ static void parse_request(char *head, size_t hlen, struct req *r)
 			want_close |= has_token(value, "close");
 			want_keep |= has_token(value, "keep-alive");
 		} else if (strcasecmp(line, "Content-Length") == 0) {
-			if (*value == '\0' || value[strspn(value, "0123456789")])
+			if (*value == '\0' ||
+			    value[strspn(value, "0123456789")] != '\0')
 				goto bad;
 			body |= value[strspn(value, "0")] != '\0';
 		} else if (strcasecmp(line, "Transfer-Encoding") == 0) {
@@ -261,7 +263,8 @@ static int serve(iodev_t *dev, struct conn *c)
 
 	for (;;) {
 		/* Empty lines before a request are to be ignored (RFC 9112). */
-		while (off < c->len && (c->buf[off] == '\r' || c->buf[off] == '\n'))
+		while (off < c->len &&
+		       (c->buf[off] == '\r' || c->buf[off] == '\n'))
 			off++;
 		if ((hlen = head_len(c->buf + off, c->len - off)) == 0)
 			break;
@@ -309,10 +312,10 @@ static void on_readable(iodev_t *dev)
 			return;
 		}
 		room = sizeof(c->buf) - c->len;  /* > 0: serve() saw to it */
-		n = read(iodev_fd(dev), c->buf + c->len, room);
+		n = iodev_recv(dev, c->buf + c->len, room); /* read(2) */
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0 && errno == EAGAIN)  /* drained: wait for the next edge */
+		if (n < 0 && errno == EAGAIN)  /* drained: wait for an edge */
 			return;
 		if (n <= 0) {   /* EOF (deliver queued answers) or error */
 			conn_close(dev, n == 0 && iodev_sendq_len(dev) > 0);
@@ -321,7 +324,7 @@ static void on_readable(iodev_t *dev)
 		c->len += (size_t)n;
 		if (serve(dev, c) < 0)
 			return;
-		if ((size_t)n < room)          /* short read: nothing more now */
+		if ((size_t)n < room)          /* short read: no more now */
 			return;
 	}
 }
@@ -369,25 +372,25 @@ static int on_listener(void *cbpara, void *obj, int event, int fdtype)
 static void usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: " PROG " [-m] [-p PORT] [-a ADDR] [-t THREADS] [-w WORKERS]"
-	    " [-b BACKEND]\n"
+	    "usage: " PROG " [-m] [-p PORT] [-a ADDR] [-t THREADS]\n"
+	    "               [-w WORKERS] [-b BACKEND]\n"
 	    "A small HTTP/1.1 server (keep-alive, pipelining): GET or HEAD /\n"
 	    "answers \"Hello from libepump\", other paths 404.\n\n"
-	    "  -p, --port=PORT       port to listen on (default 8080; 0 picks a free one)\n"
-	    "  -a, --addr=ADDR       IPv4/IPv6 address to listen on (default 127.0.0.1;\n"
-	    "                        \"\" for every address)\n"
-	    "  -t, --threads=N       epump (event loop) threads, the main thread\n"
-	    "                        included (default 1; 0: one per CPU)\n"
-	    "  -w, --workers=N       worker threads that run the handlers (default 0:\n"
-	    "                        handlers run on the epump threads)\n"
-	    "  -b, --backend=NAME    poller: epoll, poll or select (sets EPUMP_BACKEND;\n"
-	    "                        default: the best available)\n"
-	    "  -m, --mlisten         one listening socket per epump thread\n"
-	    "                        (SO_REUSEPORT) instead of one shared socket\n"
-	    "  -h, --help            show this help and exit\n"
-	    "  -V, --version         show the library version and exit\n\n"
-	    "When ready it prints \"" PROG ": listening on ADDR:PORT (...)\" on\n"
-	    "stdout.  SIGINT or SIGTERM stops it; the exit status is then 0.\n");
+	    "  -p, --port=PORT     listen on PORT (default 8080; 0: any)\n"
+	    "  -a, --addr=ADDR     listen on ADDR, IPv4 or IPv6 (default\n"
+	    "                      127.0.0.1; \"\": every address)\n"
+	    "  -t, --threads=N     N epump (event loop) threads, the main one\n"
+	    "                      included (default 1; 0: one per CPU)\n"
+	    "  -w, --workers=N     N worker threads run the handlers (default\n"
+	    "                      0: the epump threads run them)\n"
+	    "  -b, --backend=NAME  epoll, poll or select (sets EPUMP_BACKEND;\n"
+	    "                      default: the best available)\n"
+	    "  -m, --mlisten       a listening socket per epump thread\n"
+	    "                      (SO_REUSEPORT), not one shared socket\n"
+	    "  -h, --help          show this help and exit\n"
+	    "  -V, --version       show the library's version and exit\n\n"
+	    "Ready, it prints \"" PROG ": listening on ADDR:PORT (...)\" on\n"
+	    "stdout.  SIGINT or SIGTERM stops it, with exit status 0.\n");
 }
 
 static int number(const char *s, int max, int opt)
@@ -398,8 +401,8 @@ static int number(const char *s, int max, int opt)
 	errno = 0;
 	v = strtol(s, &end, 10);
 	if (errno != 0 || end == s || *end != '\0' || v < 0 || v > max) {
-		fprintf(stderr, PROG ": -%c: want a number from 0 to %d, not '%s'\n",
-		        opt, max, s);
+		fprintf(stderr, PROG ": -%c: want a number from 0 to %d, "
+		        "not '%s'\n", opt, max, s);
 		exit(EX_USAGE);
 	}
 	return (int)v;
@@ -441,16 +444,18 @@ int main(int argc, char **argv)
 		}
 	}
 	if (optind < argc) {
-		fprintf(stderr, PROG ": unexpected argument '%s'\n", argv[optind]);
+		fprintf(stderr, PROG ": unexpected argument '%s'\n",
+		        argv[optind]);
 		return EX_USAGE;
 	}
 	if (threads == 0)
 		threads = (int)sysconf(_SC_NPROCESSORS_ONLN);
 
 	if ((core = epcore_new(0)) == NULL) {
-		fprintf(stderr, PROG ": %s: %s\n", errno == EINVAL ?
-		        "unknown EPUMP_BACKEND" : "epcore_new", strerror(errno));
-		return errno == EINVAL ? EX_USAGE : EX_OSERR;
+		c = errno;
+		fprintf(stderr, PROG ": %s: %s\n", c == EINVAL ?
+		        "bad EPUMP_BACKEND" : "epcore_new", strerror(c));
+		return c == EINVAL ? EX_USAGE : EX_OSERR;
 	}
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
@@ -458,9 +463,12 @@ int main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 
 	/* The main thread will be the last epump thread (epump_main_start). */
-	if ((threads > 1 && epcore_start_epump(core, threads - 1) != threads - 1) ||
+	if ((threads > 1 &&
+	     epcore_start_epump(core, threads - 1) != threads - 1) ||
 	    (workers > 0 && epcore_start_worker(core, workers) != workers)) {
-		fprintf(stderr, PROG ": starting threads: %s\n", strerror(errno));
+		fprintf(stderr, PROG ": starting threads: %s\n",
+		        strerror(errno));
+		epcore_free(core);
 		return EX_OSERR;
 	}
 	if (mlisten) {
@@ -476,7 +484,9 @@ int main(int argc, char **argv)
 			port = -1;
 	}
 	if (port < 0) {
-		fprintf(stderr, PROG ": listen on %s: %s\n", addr, strerror(errno));
+		fprintf(stderr, PROG ": listen on %s: %s\n", addr,
+		        strerror(errno));
+		epcore_free(core);
 		return EX_UNAVAILABLE;
 	}
 	printf(PROG ": listening on %s%s%s:%d (backend %s, %d epump threads, "
@@ -486,11 +496,14 @@ int main(int argc, char **argv)
 	fflush(stdout);
 
 	if (epump_main_start(core) < 0 && errno != ECANCELED) {
-		fprintf(stderr, PROG ": epump_main_start: %s\n", strerror(errno));
+		fprintf(stderr, PROG ": epump_main_start: %s\n",
+		        strerror(errno));
+		epcore_free(core);
 		return EX_OSERR;
 	}
 	if (stop_signal != 0)
-		fprintf(stderr, PROG ": %s, stopping\n", strsignal(stop_signal));
+		fprintf(stderr, PROG ": %s, stopping\n",
+		        strsignal(stop_signal));
 	epcore_free(core); /* joins the threads, closes every connection */
 	while ((left = conns) != NULL)  /* the state of those connections */
 		conn_free(left);
