@@ -282,6 +282,13 @@ uint64_t ep__dev_timer_start(struct iodev *dev, uint64_t id, int ms,
 int  ep__socket(int family, int type);
 void ep__unlink_bound(int fd);
 iodev_t *ep__dev_bound(iodev_t *dev, int bindtype, int epump);
+iodev_t *ep__sock_dev(epcore_t *core, int fd, int fdtype, uint32_t pflags,
+                      void *para, IOHandler *handler, void *cbpara,
+                      int bindtype, int epump);
+iodev_t *ep__listen_dev(epcore_t *core, const char *ip, int port, int type,
+                        int fdtype, uint32_t pflags, void *para,
+                        IOHandler *handler, void *cbpara, int bindtype,
+                        int epump);
 int  ep__listen_socket(const struct sockaddr_storage *ss, socklen_t len,
                        int type, int reuseport);
 int  ep__addr_for(const char *ip, int port, struct sockaddr_storage *ss,

@@ -86,31 +86,51 @@ int ep__addr_for(const char *ip, int port, struct sockaddr_storage *ss,
 	return 0;
 }
 
-iodev_t *eptcp_listen(epcore_t *core, const char *ip, int port, void *para,
-                      IOHandler *handler, void *cbpara, int bindtype,
-                      int epump)
+/* A device of the new socket fd, bound; on any failure fd is closed. */
+iodev_t *ep__sock_dev(epcore_t *core, int fd, int fdtype, uint32_t pflags,
+                      void *para, IOHandler *handler, void *cbpara,
+                      int bindtype, int epump)
+{
+	iodev_t *dev = ep__dev_make(core, fd, fdtype, pflags, para, handler,
+	                            cbpara);
+
+	if (dev == NULL) {
+		close_keep(fd);
+		return NULL;
+	}
+	return ep__dev_bound(dev, bindtype, epump);
+}
+
+/* A listening stream socket, or a bound datagram socket, on ip:port. */
+iodev_t *ep__listen_dev(epcore_t *core, const char *ip, int port, int type,
+                        int fdtype, uint32_t pflags, void *para,
+                        IOHandler *handler, void *cbpara, int bindtype,
+                        int epump)
 {
 	struct sockaddr_storage ss;
 	socklen_t len;
-	iodev_t *dev;
 	int fd;
 
 	if (core == NULL || handler == NULL) {
 		errno = EINVAL;
 		return NULL;
 	}
-	if (ep__addr_for(ip, port, &ss, &len, SOCK_STREAM) < 0)
+	if (ep__addr_for(ip, port, &ss, &len, type) < 0)
 		return NULL;
-	fd = ep__listen_socket(&ss, len, SOCK_STREAM, 0);
+	fd = ep__listen_socket(&ss, len, type, 0);
 	if (fd < 0)
 		return NULL;
-	dev = ep__dev_make(core, fd, FDT_LISTEN, PF_SOCKET, para, handler,
-	                   cbpara);
-	if (dev == NULL) {
-		close_keep(fd);
-		return NULL;
-	}
-	return ep__dev_bound(dev, bindtype, epump);
+	return ep__sock_dev(core, fd, fdtype, pflags, para, handler, cbpara,
+	                    bindtype, epump);
+}
+
+iodev_t *eptcp_listen(epcore_t *core, const char *ip, int port, void *para,
+                      IOHandler *handler, void *cbpara, int bindtype,
+                      int epump)
+{
+	return ep__listen_dev(core, ip, port, SOCK_STREAM, FDT_LISTEN,
+	                      PF_SOCKET, para, handler, cbpara, bindtype,
+	                      epump);
 }
 
 static int accept_resume(void *cbpara, void *obj, int event, int fdtype)

@@ -13,30 +13,9 @@ iodev_t *epudp_listen(epcore_t *core, const char *ip, int port, void *para,
                       IOHandler *handler, void *cbpara, int bindtype,
                       int epump)
 {
-	struct sockaddr_storage ss;
-	socklen_t len;
-	iodev_t *dev;
-	int fd;
-
-	if (core == NULL || handler == NULL) {
-		errno = EINVAL;
-		return NULL;
-	}
-	if (ep__addr_for(ip, port, &ss, &len, SOCK_DGRAM) < 0)
-		return NULL;
-	fd = ep__listen_socket(&ss, len, SOCK_DGRAM, 0);
-	if (fd < 0)
-		return NULL;
-	dev = ep__dev_make(core, fd, FDT_UDPSRV, PF_SOCKET | PF_DGRAM, para,
-	                   handler, cbpara);
-	if (dev == NULL) {
-		int e = errno;
-
-		close(fd);
-		errno = e;
-		return NULL;
-	}
-	return ep__dev_bound(dev, bindtype, epump);
+	return ep__listen_dev(core, ip, port, SOCK_DGRAM, FDT_UDPSRV,
+	                      PF_SOCKET | PF_DGRAM, para, handler, cbpara,
+	                      bindtype, epump);
 }
 
 iodev_t *epudp_client(epcore_t *core, const char *host, int port,
@@ -44,7 +23,6 @@ iodev_t *epudp_client(epcore_t *core, const char *host, int port,
 {
 	struct sockaddr_storage ss;
 	socklen_t len;
-	iodev_t *dev;
 	int fd;
 
 	if (core == NULL || handler == NULL || host == NULL || *host == '\0') {
@@ -63,16 +41,8 @@ iodev_t *epudp_client(epcore_t *core, const char *host, int port,
 		errno = e;
 		return NULL;
 	}
-	dev = ep__dev_make(core, fd, FDT_UDPCLI, PF_SOCKET | PF_DGRAM, para,
-	                   handler, cbpara);
-	if (dev == NULL) {
-		int e = errno;
-
-		close(fd);
-		errno = e;
-		return NULL;
-	}
-	return ep__dev_bound(dev, BIND_CURRENT_EPUMP, 0);
+	return ep__sock_dev(core, fd, FDT_UDPCLI, PF_SOCKET | PF_DGRAM, para,
+	                    handler, cbpara, BIND_CURRENT_EPUMP, 0);
 }
 
 ssize_t epudp_recvfrom(iodev_t *dev, void *buf, size_t len,
