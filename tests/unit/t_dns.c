@@ -27,6 +27,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <sys/un.h>
+#include <sys/time.h>
 #include "tap.h"
 #include "testutil.h"
 
@@ -325,6 +327,60 @@ static void cancel_case(void)
 	       "the pending connect reports nothing after free");
 }
 
+/* c-ares's sockets are devices like any other: the stats socket shows
+ * the one a pending query uses (a server that never answers). */
+static void stats_case(void)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct timeval tv = { 2, 0 };
+	char path[64], want[64], buf[16384];
+	socklen_t al = sizeof(a);
+	size_t len = 0;
+	epcore_t *core;
+	struct res x;
+	int u, fd;
+
+	memset(&x, 0, sizeof(x));
+	u = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	bind(u, (struct sockaddr *)&a, sizeof(a));
+	getsockname(u, (struct sockaddr *)&a, &al);
+	snprintf(path, sizeof(path), "/tmp/t_dns.%d.sock", (int)getpid());
+	core = epcore_new(0);
+	epcore_start_epump(core, 1);
+	epcore_stats_enable(core, path);
+	epcore_dnsrv_add(core, "127.0.0.1", ntohs(a.sin_port));
+	dns_query(core, "silent.example", got, &x);
+	usleep(200000);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	strncpy(sun.sun_path, path, sizeof(sun.sun_path) - 1);
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0 &&
+	    write(fd, "show fds\n", 9) == 9) {
+		ssize_t n;
+
+		while (len + 1 < sizeof(buf) &&
+		       (n = read(fd, buf + len, sizeof(buf) - 1 - len)) > 0) {
+			len += (size_t)n;
+			buf[len] = '\0';
+			if (strstr(buf, "\n\n") != NULL)
+				break;
+		}
+	}
+	buf[len] = '\0';
+	snprintf(want, sizeof(want), "remote=127.0.0.1:%d ",
+	         ntohs(a.sin_port));
+	TAP_OK(strstr(buf, "type=udpcli") != NULL && strstr(buf, want) != NULL,
+	       "a query's c-ares socket is a device in the stats socket's "
+	       "show fds (%s)", want);
+	close(fd);
+	epcore_free(core);
+	TAP_IS(atomic_load(&x.calls), 1, "and its callback ran once, "
+	       "cancelled by epcore_free");
+	close(u);
+}
+
 static void run(void)
 {
 	epcore_t *core;
@@ -517,6 +573,7 @@ static void run(void)
 
 	TAP_IS(epcore_free(core), 0, "epcore_free");
 	cancel_case();
+	stats_case();
 	stub_stop();
 }
 
