@@ -9,6 +9,8 @@
  * reads any libepump version.  Single-threaded; every socket read has a
  * deadline, so a stuck or hostile server cannot hang it.
  */
+#include "config.h" /* PACKAGE_VERSION: the one version, from configure.ac */
+
 #include <sys/types.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -33,7 +35,7 @@
 #include <unistd.h>
 
 #define PROG        "epstat"
-#define VERSION     "1.0.0"
+/* VERSION comes from config.h (configure.ac): one source. */
 #define PROTO_MAJOR 1               /* the protocol version we speak */
 #define LINE_MAX_IN (64 * 1024)     /* longest reply line we accept */
 #define REPLY_MAX   (256L << 20)    /* bytes in one reply: a sanity bound */

@@ -514,7 +514,9 @@ static void run(void)
 	}
 
 	/* 1,000 at once */
-	TAP_IS(epcore_dns_config(core, 2000, 3), 0,
+	/* A burst of 2,000 datagrams may lose some on a loaded machine
+	 * (c-ares's socket buffer): enough tries that loss only delays. */
+	TAP_IS(epcore_dns_config(core, 1000, 8), 0,
 	       "epcore_dns_config while idle");
 	memset(many, 0, sizeof(many));
 	ok = 1;
@@ -527,7 +529,7 @@ static void run(void)
 	}
 	TAP_OK(ok, "1,000 concurrent queries started");
 	for (i = 0; i < NMANY && ok; i++)
-		ok &= WAIT_FOR(atomic_load(&many[i].calls) >= 1, 20000) &&
+		ok &= WAIT_FOR(atomic_load(&many[i].calls) >= 1, 60000) &&
 		      many[i].status == DNS_OK &&
 		      has_addr(&many[i], AF_INET, "10.0.0.1");
 	tu_sleep_ms(20);

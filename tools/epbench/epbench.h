@@ -12,7 +12,7 @@
 #include <stdio.h>
 
 #define EB_PROG    "epbench"
-#define EB_VERSION "1.0.0"
+#define EB_VERSION PACKAGE_VERSION /* config.h: one source */
 
 /* ---- url.c ---- */
 enum eb_proto { EB_HTTP, EB_TCP, EB_UDP, EB_UNIX };

@@ -3,6 +3,8 @@
  * here runs on the main thread; load.c owns the epump threads.
  *   epbench [options] URL        epbench merge FILE.json...
  */
+#include "config.h" /* PACKAGE_VERSION: the one version, from configure.ac */
+
 #include "epbench.h"
 
 #include <errno.h>

@@ -3,6 +3,8 @@
  * document, whose keys epbench(1) documents and merge (json.c) reads.
  * Called by main only, after the epump threads have stopped.
  */
+#include "config.h" /* PACKAGE_VERSION: the one version, from configure.ac */
+
 #include "epbench.h"
 
 #include <string.h>
