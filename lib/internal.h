@@ -22,7 +22,7 @@
 #include "epump.h"
 #include "poller.h"
 
-#define EP__MAX_EPUMPS  256
+#define EP__MAX_EPUMPS  255 /* a timer keeps epump + 1 in a byte */
 #define EP__MAX_WORKERS 1024
 #define EP__CACHELINE   64
 
@@ -52,8 +52,15 @@ struct ep__slab {
 	size_t objsize;
 	_Atomic(char *) *chunks;  /* EP__SLAB_MAXCHUNKS pointers */
 	pthread_mutex_t lock;     /* guards the fields below */
-	uint32_t *freelist;
-	uint32_t nfree, capfree;
+	/* Free slots as a bitmap (bit set: free), one word per 64 slots,
+	 * with a summary bit per word that has a bit set: slots go out
+	 * lowest first, so after a burst of frees in any order the next
+	 * objects handed out lie in address order (sequential memory). */
+	uint64_t *freebits;
+	uint64_t *freesum;
+	uint32_t nwords;          /* words in freebits (64 per chunk) */
+	uint32_t sumhint;         /* no summary bit below this word */
+	uint32_t nfree;
 	uint32_t next;            /* first slot never handed out */
 };
 
@@ -316,25 +323,33 @@ void ep__dev_close_all(epcore_t *core);
 #define TM_FIRING    2u
 #define TM_CANCELLED 3u
 
-struct ep__tlist;
+/* A link of a circular, doubly linked wheel list.  A list's head is a bare
+ * link (a sentinel), so taking a timer off needs only its own neighbours:
+ * the timer does not record which list holds it. */
+struct ep__tlink {
+	struct ep__tlink *next, *prev;
+};
 
+/*
+ * One cache line (64 bytes, and slab objects of 64 bytes are line
+ * aligned): a stop touches this line and the two neighbours' lines only.
+ * The deadline is kept in 40 bits (ms on the monotonic clock, modulo
+ * 2^40): a deadline is never more than 2^31 ms from the wheel's time, so
+ * the full value is rebuilt from the difference (tm_deadline).
+ */
 struct iotimer {
 	_Atomic uint64_t tag;
 	uint32_t slot;
 	int32_t cmdid;
-	uint64_t deadline;          /* ms on the monotonic clock */
-	/* epump-owned: the wheel list it is on (NULL: on none), and links */
-	struct ep__tlist *list;
-	struct iotimer *next, *prev;
-	_Atomic int16_t epump;      /* holding epump, -1 while parked */
-	int16_t worker;             /* worker that started it, -1 */
+	/* epump-owned: wheel links (next NULL: on no list) */
+	struct ep__tlink link;
 	void *para;
 	IOHandler *handler;
 	void *cbpara;
-};
-
-struct ep__tlist {
-	struct iotimer *head, *tail;
+	uint32_t dl_lo;             /* deadline, bits 0..31 */
+	uint8_t dl_hi;              /* deadline, bits 32..39 */
+	_Atomic uint8_t epump;      /* holding epump + 1, 0 while parked */
+	int16_t worker;             /* worker that started it, -1 */
 };
 
 /*
@@ -346,16 +361,22 @@ struct ep__tlist {
 #define TW_L0      256
 #define TW_LN      64
 #define TW_NLEVELS 4
+#define TW_STOPRING 16
 
 struct ep__wheel {
 	uint64_t cur;               /* next tick to expire */
 	uint32_t n;                 /* timers on the wheel */
 	uint64_t bm0[TW_L0 / 64];
 	uint64_t bmn[TW_NLEVELS];
-	struct ep__tlist due;       /* deadline already past: next iteration */
-	struct ep__tlist far;
-	struct ep__tlist l0[TW_L0];
-	struct ep__tlist ln[TW_NLEVELS][TW_LN];
+	struct ep__tlink due;       /* deadline already past: next iteration */
+	struct ep__tlink far;
+	struct ep__tlink l0[TW_L0];
+	struct ep__tlink ln[TW_NLEVELS][TW_LN];
+	/* Timers stopped on this thread, still linked: taken off a few stops
+	 * later, once their neighbours (prefetched at the stop) are in cache.
+	 * Drained before any list is fired. */
+	struct iotimer *stopped[TW_STOPRING];
+	uint32_t nstopped, stophead;
 };
 
 int  ep__timer_arm(struct epump *ep, struct iotimer *t);

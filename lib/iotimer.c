@@ -14,13 +14,22 @@
  * Whether a timer fires or is stopped is decided by one compare-and-swap
  * on its tag (PENDING -> FIRING or PENDING -> CANCELLED), so a stop that
  * returns 0 means the handler never runs.
+ *
+ * Memory decides the speed at 10^6 timers, not instructions: a timer is
+ * one cache line, lists are circular with bare heads (an unlink touches
+ * only the two neighbours), and a stop on the wheel's own thread
+ * prefetches those neighbours and finishes the unlink TW_STOPRING stops
+ * later, so their cache misses overlap instead of queueing.
  */
 #include "internal.h"
 
 #include <errno.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+
+_Static_assert(sizeof(struct iotimer) == 64, "a timer is one cache line");
 
 #define TW_L0_BITS 8
 #define TW_LN_BITS 6
@@ -30,28 +39,83 @@ static inline uint64_t tm_tag(uint32_t gen, unsigned state)
 	return ((uint64_t)gen << 8) | state;
 }
 
+#define TM_DL_BITS 40
+#define TM_DL_MASK (((uint64_t)1 << TM_DL_BITS) - 1)
+
+static inline void tm_set_deadline(struct iotimer *t, uint64_t d)
+{
+	t->dl_lo = (uint32_t)d;
+	t->dl_hi = (uint8_t)(d >> 32);
+}
+
+/* The deadline in full, rebuilt from its 40 bits and a time ref within
+ * 2^39 ms of it (the wheel's time or the loop's: deadlines are at most
+ * INT_MAX ms ahead). */
+static inline uint64_t tm_deadline(const struct iotimer *t, uint64_t ref)
+{
+	uint64_t d40 = ((uint64_t)t->dl_hi << 32) | t->dl_lo;
+	uint64_t diff = (d40 - ref) & TM_DL_MASK;
+
+	if (diff >= (uint64_t)1 << (TM_DL_BITS - 1))
+		return ref - (((uint64_t)1 << TM_DL_BITS) - diff);
+	return ref + diff;
+}
+
+/* The epump holding t (-1: parked, no epump yet). */
+static inline int tm_epump(const struct iotimer *t)
+{
+	return (int)atomic_load(&t->epump) - 1;
+}
+
+static inline void tm_set_epump(struct iotimer *t, int idx)
+{
+	atomic_store(&t->epump, (uint8_t)(idx + 1));
+}
+
+static inline struct iotimer *tm_of(struct ep__tlink *lk)
+{
+	return (struct iotimer *)(void *)((char *)lk -
+	                                  offsetof(struct iotimer, link));
+}
+
+static inline void tl_init(struct ep__tlink *l)
+{
+	l->next = l->prev = l;
+}
+
+static inline bool tl_empty(const struct ep__tlink *l)
+{
+	return l->next == l;
+}
+
 /* ---- the wheel ---- */
 
 void ep__wheel_init(struct ep__wheel *w, uint64_t now)
 {
+	int i, k;
+
 	memset(w, 0, sizeof(*w));
 	w->cur = now;
+	tl_init(&w->due);
+	tl_init(&w->far);
+	for (i = 0; i < TW_L0; i++)
+		tl_init(&w->l0[i]);
+	for (k = 0; k < TW_NLEVELS; k++)
+		for (i = 0; i < TW_LN; i++)
+			tl_init(&w->ln[k][i]);
 }
 
-static void tl_append(struct ep__tlist *l, struct iotimer *t)
+static void tl_append(struct ep__tlink *l, struct iotimer *t)
 {
-	t->list = l;
-	t->next = NULL;
-	t->prev = l->tail;
-	if (l->tail != NULL)
-		l->tail->next = t;
-	else
-		l->head = t;
-	l->tail = t;
+	t->link.next = l;
+	t->link.prev = l->prev;
+	l->prev->next = &t->link;
+	l->prev = &t->link;
 }
 
-/* Which bitmap bit (if any) stands for list l. */
-static void tw_mark(struct ep__wheel *w, struct ep__tlist *l, bool on)
+/* Which bitmap bit (if any) stands for list l.  Any other address (a
+ * timer, the due or far list, a list on the stack) has no bit. */
+static void tw_mark(struct ep__wheel *w, const struct ep__tlink *l, bool on)
 {
 	uint64_t *word;
 	unsigned bit;
@@ -67,7 +131,7 @@ static void tw_mark(struct ep__wheel *w, struct ep__tlist *l, bool on)
 		word = &w->bmn[i / TW_LN];
 		bit = i % TW_LN;
 	} else {
-		return; /* due, far or a detached list: no bit */
+		return;
 	}
 	if (on)
 		*word |= (uint64_t)1 << bit;
@@ -77,27 +141,22 @@ static void tw_mark(struct ep__wheel *w, struct ep__tlist *l, bool on)
 
 static void tw_unlink(struct ep__wheel *w, struct iotimer *t)
 {
-	struct ep__tlist *l = t->list;
+	struct ep__tlink *next = t->link.next, *prev = t->link.prev;
 
-	if (t->prev != NULL)
-		t->prev->next = t->next;
-	else
-		l->head = t->next;
-	if (t->next != NULL)
-		t->next->prev = t->prev;
-	else
-		l->tail = t->prev;
-	t->list = NULL;
+	prev->next = next;
+	next->prev = prev;
+	t->link.next = t->link.prev = NULL;
 	w->n--;
-	if (l->head == NULL)
-		tw_mark(w, l, false);
+	/* Neighbours equal only when both are the head: the list emptied. */
+	if (next == prev)
+		tw_mark(w, next, false);
 }
 
 /* Puts t on the list its deadline calls for, relative to w->cur. */
 static void tw_place(struct ep__wheel *w, struct iotimer *t)
 {
-	uint64_t d = t->deadline, delta;
-	struct ep__tlist *l;
+	uint64_t d = tm_deadline(t, w->cur), delta;
+	struct ep__tlink *l;
 	int k;
 
 	w->n++;
@@ -123,19 +182,21 @@ static void tw_place(struct ep__wheel *w, struct iotimer *t)
 	tw_mark(w, l, true);
 }
 
-/* Detaches list l whole (its timers keep pointing at the returned copy
- * only through their own links: they are re-placed or fired at once). */
-static struct iotimer *tw_take(struct ep__wheel *w, struct ep__tlist *l)
+/* Empties list l, placing each of its timers again by its deadline. */
+static void tw_replace(struct ep__wheel *w, struct ep__tlink *l)
 {
-	struct iotimer *head = l->head, *t;
+	struct ep__tlink *lk = l->next, *next;
 
-	for (t = head; t != NULL; t = t->next) {
-		t->list = NULL;
-		w->n--;
-	}
-	l->head = l->tail = NULL;
+	if (lk == l)
+		return;
+	l->prev->next = NULL; /* ends the chain walked below */
+	tl_init(l);
 	tw_mark(w, l, false);
-	return head;
+	for (; lk != NULL; lk = next) {
+		next = lk->next;
+		w->n--;
+		tw_place(w, tm_of(lk));
+	}
 }
 
 /* At a 256-tick boundary: move the next slot of each level that turned
@@ -147,21 +208,12 @@ static void tw_cascade(struct ep__wheel *w)
 	for (k = 0; k < TW_NLEVELS; k++) {
 		unsigned shift = TW_L0_BITS + (unsigned)k * TW_LN_BITS;
 		unsigned idx = (unsigned)(w->cur >> shift) & (TW_LN - 1);
-		struct iotimer *t = tw_take(w, &w->ln[k][idx]), *next;
 
-		for (; t != NULL; t = next) {
-			next = t->next;
-			tw_place(w, t);
-		}
+		tw_replace(w, &w->ln[k][idx]);
 		if (idx != 0)
 			break;
-		if (k == TW_NLEVELS - 1) {
-			/* The top level turned over: far timers come closer. */
-			for (t = tw_take(w, &w->far); t != NULL; t = next) {
-				next = t->next;
-				tw_place(w, t);
-			}
-		}
+		if (k == TW_NLEVELS - 1)
+			tw_replace(w, &w->far); /* far timers come closer */
 	}
 }
 
@@ -203,6 +255,47 @@ static void timer_free(epcore_t *core, struct iotimer *t)
 	ep__slab_free(&core->timers, self ? &self->tmcache : NULL, t);
 }
 
+/* Takes t off the wheel (unless a fire pass did) and frees it. */
+static void stopped_finish(struct epump *ep, struct iotimer *t)
+{
+	if (t->link.next != NULL)
+		tw_unlink(&ep->wheel, t);
+	timer_free(ep->core, t);
+}
+
+/* Finishes every stop still in the ring. */
+static void stopped_drain(struct epump *ep)
+{
+	struct ep__wheel *w = &ep->wheel;
+
+	while (w->nstopped > 0) {
+		struct iotimer *t = w->stopped[w->stophead];
+
+		w->stophead = (w->stophead + 1) % TW_STOPRING;
+		w->nstopped--;
+		stopped_finish(ep, t);
+	}
+	atomic_store_explicit(&ep->ntimers, w->n, memory_order_relaxed);
+}
+
+/* A stop on the wheel's own thread: the oldest stop in the ring is
+ * finished, this one waits its turn (its neighbours are on their way). */
+static void stopped_push(struct epump *ep, struct iotimer *t)
+{
+	struct ep__wheel *w = &ep->wheel;
+
+	if (w->nstopped == TW_STOPRING) {
+		struct iotimer *old = w->stopped[w->stophead];
+
+		w->stopped[w->stophead] = t;
+		w->stophead = (w->stophead + 1) % TW_STOPRING;
+		stopped_finish(ep, old);
+		return;
+	}
+	w->stopped[(w->stophead + w->nstopped) % TW_STOPRING] = t;
+	w->nstopped++;
+}
+
 /* Adoption of a parked timer (core->lock held, ep not looping yet). */
 void ep__timer_adopt(struct epump *ep, struct iotimer *t)
 {
@@ -210,7 +303,7 @@ void ep__timer_adopt(struct epump *ep, struct iotimer *t)
 
 	if ((tag & 0xff) != TM_PENDING)
 		return;
-	atomic_store(&t->epump, (int16_t)ep->index);
+	tm_set_epump(t, ep->index);
 	(void)ep__timer_arm(ep, t);
 }
 
@@ -220,7 +313,7 @@ void ep__timer_arm_msg(struct epump *ep, uint64_t id)
 
 	if (t == NULL ||
 	    atomic_load(&t->tag) != tm_tag(EP__ID_GEN(id), TM_PENDING) ||
-	    t->list != NULL)
+	    t->link.next != NULL)
 		return;
 	(void)ep__timer_arm(ep, t);
 }
@@ -232,7 +325,7 @@ void ep__timer_del_msg(struct epump *ep, uint64_t id)
 	if (t == NULL ||
 	    atomic_load(&t->tag) != tm_tag(EP__ID_GEN(id), TM_CANCELLED))
 		return;
-	if (t->list != NULL) {
+	if (t->link.next != NULL) {
 		tw_unlink(&ep->wheel, t);
 		atomic_store_explicit(&ep->ntimers, ep->wheel.n,
 		                      memory_order_relaxed);
@@ -248,7 +341,8 @@ int ep__timer_next_ms(struct epump *ep)
 	unsigned idx, j;
 	int k;
 
-	if (w->due.head != NULL)
+	stopped_drain(ep);
+	if (!tl_empty(&w->due))
 		return 0;
 	if (w->n == 0)
 		return -1;
@@ -292,19 +386,23 @@ int ep__timer_run(epcore_t *core, uint64_t id)
 
 /* Fires (or hands to a worker) every timer of list l, in list order.  A
  * handler may stop a later timer of the list: it unlinks itself. */
-static void fire_list(struct epump *ep, struct ep__tlist *l)
+static void fire_list(struct epump *ep, struct ep__tlink *l)
 {
 	struct ep__wheel *w = &ep->wheel;
 	epcore_t *core = ep->core;
-	struct ep__tlist batch = *l;
-	struct iotimer *t;
+	struct ep__tlink batch, *lk;
 
-	/* Re-home the timers on a list of our own, so a stop can unlink. */
-	l->head = l->tail = NULL;
+	if (tl_empty(l))
+		return;
+	/* Move the timers to a list of our own, so a stop can unlink. */
+	batch.next = l->next;
+	batch.prev = l->prev;
+	batch.next->prev = &batch;
+	batch.prev->next = &batch;
+	tl_init(l);
 	tw_mark(w, l, false);
-	for (t = batch.head; t != NULL; t = t->next)
-		t->list = &batch;
-	while ((t = batch.head) != NULL && !ep__stopping(core)) {
+	while ((lk = batch.next) != &batch && !ep__stopping(core)) {
+		struct iotimer *t = tm_of(lk);
 		uint64_t tag, id;
 		int wk;
 
@@ -328,8 +426,10 @@ static void fire_list(struct epump *ep, struct ep__tlist *l)
 		}
 	}
 	/* Stopped mid-way: leave the rest for epcore_free (slab memory). */
-	for (t = batch.head; t != NULL; t = t->next)
-		t->list = NULL;
+	while ((lk = batch.next) != &batch) {
+		batch.next = lk->next;
+		lk->next = lk->prev = NULL;
+	}
 }
 
 void ep__timers_expire(struct epump *ep)
@@ -337,8 +437,8 @@ void ep__timers_expire(struct epump *ep)
 	struct ep__wheel *w = &ep->wheel;
 	uint64_t now = ep->now;
 
-	if (w->due.head != NULL)
-		fire_list(ep, &w->due);
+	stopped_drain(ep);
+	fire_list(ep, &w->due);
 	while (w->cur <= now && w->n > 0 && !ep__stopping(ep->core)) {
 		unsigned idx = (unsigned)(w->cur & (TW_L0 - 1)), j, last;
 		uint64_t span = now - w->cur;
@@ -386,7 +486,6 @@ uint64_t iotimer_start(epcore_t *core, int ms, int cmdid, void *para,
 		return 0;
 	gen = EP__TAG_GEN(atomic_load_explicit(&t->tag, memory_order_relaxed));
 	id = EP__MKID(gen, t->slot);
-	t->list = NULL;
 	t->cmdid = cmdid;
 	t->para = para;
 	t->handler = handler;
@@ -395,16 +494,16 @@ uint64_t iotimer_start(epcore_t *core, int ms, int cmdid, void *para,
 	                                                       : -1);
 	if (self != NULL && self->ep != NULL) {
 		/* The fast path: the caller owns a wheel. */
-		t->deadline = self->ep->now + (uint64_t)ms;
-		atomic_store_explicit(&t->epump, (int16_t)self->index,
+		tm_set_deadline(t, self->ep->now + (uint64_t)ms);
+		atomic_store_explicit(&t->epump, (uint8_t)(self->index + 1),
 		                      memory_order_relaxed);
 		atomic_store_explicit(&t->tag, tm_tag(gen, TM_PENDING),
 		                      memory_order_relaxed);
 		(void)ep__timer_arm(self->ep, t);
 		return id;
 	}
-	t->deadline = ep__now_ms() + (uint64_t)ms;
-	atomic_store_explicit(&t->epump, -1, memory_order_relaxed);
+	tm_set_deadline(t, ep__now_ms() + (uint64_t)ms);
+	atomic_store_explicit(&t->epump, 0, memory_order_relaxed);
 	atomic_store_explicit(&t->tag, tm_tag(gen, TM_PENDING),
 	                      memory_order_release);
 	idx = self != NULL ? self->cur_src : -1;
@@ -427,7 +526,7 @@ uint64_t iotimer_start(epcore_t *core, int ms, int cmdid, void *para,
 		}
 		pthread_mutex_unlock(&core->lock);
 	}
-	atomic_store(&t->epump, (int16_t)idx);
+	tm_set_epump(t, idx);
 	m.type = MSG_TIMER_ARM;
 	m.id = id;
 	if (ep__epump_send(core->epumps[idx], &m) < 0) {
@@ -451,17 +550,28 @@ int iotimer_stop(epcore_t *core, uint64_t id)
 		return -1;
 	}
 	t = id != 0 ? ep__slab_at(&core->timers, EP__ID_SLOT(id)) : NULL;
-	want = tm_tag(EP__ID_GEN(id), TM_PENDING);
-	if (t == NULL || !atomic_compare_exchange_strong(&t->tag, &want,
-	        tm_tag(EP__ID_GEN(id), TM_CANCELLED))) {
+	if (t == NULL) {
 		errno = ENOENT;
 		return -1;
 	}
 	self = ep__self_in(core);
-	idx = atomic_load(&t->epump);
+	idx = tm_epump(t);
+	if (self != NULL && self->ep != NULL && self->index == idx &&
+	    t->link.next != NULL) {
+		/* Our own wheel: fetch the neighbours while the CAS runs. */
+		__builtin_prefetch(t->link.next, 1);
+		__builtin_prefetch(t->link.prev, 1);
+	}
+	want = tm_tag(EP__ID_GEN(id), TM_PENDING);
+	if (!atomic_compare_exchange_strong(&t->tag, &want,
+	        tm_tag(EP__ID_GEN(id), TM_CANCELLED))) {
+		errno = ENOENT;
+		return -1;
+	}
+	idx = tm_epump(t);
 	if (idx < 0) {
 		pthread_mutex_lock(&core->lock);
-		idx = atomic_load(&t->epump);
+		idx = tm_epump(t);
 		if (idx < 0) {
 			ep__idvec_del(&core->parked_timers, id);
 			timer_free(core, t);
@@ -471,13 +581,10 @@ int iotimer_stop(epcore_t *core, uint64_t id)
 		pthread_mutex_unlock(&core->lock);
 	}
 	if (self != NULL && self->ep != NULL && self->index == idx) {
-		if (t->list != NULL) {
-			tw_unlink(&self->ep->wheel, t);
-			atomic_store_explicit(&self->ep->ntimers,
-			                      self->ep->wheel.n,
-			                      memory_order_relaxed);
-		}
-		timer_free(core, t);
+		if (t->link.next != NULL)
+			stopped_push(self->ep, t);
+		else
+			timer_free(core, t); /* being fired: off the wheel */
 		return 0;
 	}
 	m.type = MSG_TIMER_DEL;

@@ -33,7 +33,8 @@ void ep__slab_destroy(struct ep__slab *s)
 	for (i = 0; i < EP__SLAB_MAXCHUNKS; i++)
 		free(atomic_load_explicit(&s->chunks[i], memory_order_relaxed));
 	free(s->chunks);
-	free(s->freelist);
+	free(s->freebits);
+	free(s->freesum);
 	pthread_mutex_destroy(&s->lock);
 	s->chunks = NULL;
 }
@@ -51,14 +52,52 @@ void *ep__slab_at(struct ep__slab *s, uint32_t slot)
 	return chunk + (size_t)(slot & (EP__SLAB_CHUNK - 1)) * s->objsize;
 }
 
-/* Hands out up to want slots into out[]; the caller holds s->lock. */
+/* Grows the free bitmaps by one chunk's worth (64 words, one summary
+ * word); the caller holds s->lock. */
+static int slab_grow_bits(struct ep__slab *s)
+{
+	uint32_t nw = s->nwords + EP__SLAB_CHUNK / 64;
+	uint64_t *fb, *fs;
+
+	fb = realloc(s->freebits, (size_t)nw * sizeof(*fb));
+	if (fb == NULL)
+		return -1;
+	s->freebits = fb;
+	fs = realloc(s->freesum, (size_t)(nw / 64) * sizeof(*fs));
+	if (fs == NULL)
+		return -1;
+	s->freesum = fs;
+	memset(fb + s->nwords, 0, (nw - s->nwords) * sizeof(*fb));
+	fs[nw / 64 - 1] = 0;
+	s->nwords = nw;
+	return 0;
+}
+
+/* Hands out up to want slots into out[], lowest first; the caller holds
+ * s->lock. */
 static uint32_t slab_take_locked(struct ep__slab *s, uint32_t *out,
                                  uint32_t want)
 {
-	uint32_t got = 0;
+	uint32_t got = 0, si = s->sumhint / 64;
 
-	while (got < want && s->nfree > 0)
-		out[got++] = s->freelist[--s->nfree];
+	while (got < want && s->nfree > 0) {
+		uint32_t w;
+		uint64_t bits;
+
+		while (s->freesum[si] == 0)
+			si++;
+		w = si * 64 + (uint32_t)__builtin_ctzll(s->freesum[si]);
+		bits = s->freebits[w];
+		while (bits != 0 && got < want) {
+			out[got++] = w * 64 + (uint32_t)__builtin_ctzll(bits);
+			bits &= bits - 1;
+			s->nfree--;
+		}
+		s->freebits[w] = bits;
+		if (bits == 0)
+			s->freesum[si] &= ~((uint64_t)1 << (w % 64));
+	}
+	s->sumhint = si * 64;
 	while (got < want) {
 		uint32_t slot = s->next, ci = slot >> EP__SLAB_CHUNK_SHIFT;
 
@@ -67,9 +106,12 @@ static uint32_t slab_take_locked(struct ep__slab *s, uint32_t *out,
 		if (atomic_load_explicit(&s->chunks[ci],
 		                         memory_order_relaxed) == NULL) {
 			size_t bytes = (size_t)EP__SLAB_CHUNK * s->objsize;
-			char *c = aligned_alloc(EP__CACHELINE, bytes);
+			char *c;
 			uint32_t i;
 
+			if (slab_grow_bits(s) < 0)
+				break;
+			c = aligned_alloc(EP__CACHELINE, bytes);
 			if (c == NULL)
 				break;
 			memset(c, 0, bytes);
@@ -86,24 +128,22 @@ static uint32_t slab_take_locked(struct ep__slab *s, uint32_t *out,
 	return got;
 }
 
-static int slab_give_locked(struct ep__slab *s, const uint32_t *in,
-                            uint32_t n)
+/* Returns n slots to the bitmap; the caller holds s->lock.  Every slot
+ * below s->next has its bit already allocated: this cannot fail. */
+static void slab_give_locked(struct ep__slab *s, const uint32_t *in,
+                             uint32_t n)
 {
-	if (s->nfree + n > s->capfree) {
-		uint32_t nc = s->capfree ? s->capfree : 256;
-		uint32_t *nf;
+	uint32_t i;
 
-		while (nc < s->nfree + n)
-			nc *= 2;
-		nf = realloc(s->freelist, (size_t)nc * sizeof(*nf));
-		if (nf == NULL)
-			return -1;
-		s->freelist = nf;
-		s->capfree = nc;
+	for (i = 0; i < n; i++) {
+		uint32_t w = in[i] / 64;
+
+		s->freebits[w] |= (uint64_t)1 << (in[i] % 64);
+		s->freesum[w / 64] |= (uint64_t)1 << (w % 64);
+		if (w < s->sumhint)
+			s->sumhint = w;
 	}
-	memcpy(s->freelist + s->nfree, in, n * sizeof(*in));
 	s->nfree += n;
-	return 0;
 }
 
 /*
@@ -122,6 +162,13 @@ void *ep__slab_alloc(struct ep__slab *s, struct ep__slabcache *c)
 			c->n = slab_take_locked(s, c->slot,
 			                        EP__CACHE_MAX / 2);
 			pthread_mutex_unlock(&s->lock);
+			/* Pops come from the end: lowest slot last in. */
+			for (uint32_t i = 0, j = c->n; i + 1 < j; i++, j--) {
+				uint32_t tmp = c->slot[i];
+
+				c->slot[i] = c->slot[j - 1];
+				c->slot[j - 1] = tmp;
+			}
 			if (c->n == 0) {
 				errno = ENOMEM;
 				return NULL;
@@ -168,19 +215,19 @@ void ep__slab_free(struct ep__slab *s, struct ep__slabcache *c, void *obj)
 		if (c->n == EP__CACHE_MAX) {
 			uint32_t half = EP__CACHE_MAX / 2;
 
+			/* The older half goes back: the newer is warmer. */
 			pthread_mutex_lock(&s->lock);
-			if (slab_give_locked(s, c->slot + half, half) == 0)
-				c->n = half;
+			slab_give_locked(s, c->slot, half);
 			pthread_mutex_unlock(&s->lock);
+			memmove(c->slot, c->slot + half,
+			        half * sizeof(c->slot[0]));
+			c->n = half;
 		}
-		if (c->n < EP__CACHE_MAX) {
-			c->slot[c->n++] = o->slot;
-			return;
-		}
+		c->slot[c->n++] = o->slot;
+		return;
 	}
 	pthread_mutex_lock(&s->lock);
-	/* Out of memory for the list: the slot is lost, never reused. */
-	(void)slab_give_locked(s, &o->slot, 1);
+	slab_give_locked(s, &o->slot, 1);
 	pthread_mutex_unlock(&s->lock);
 }
 
@@ -190,7 +237,7 @@ void ep__slab_flush(struct ep__slab *s, struct ep__slabcache *c)
 	if (c->n == 0)
 		return;
 	pthread_mutex_lock(&s->lock);
-	(void)slab_give_locked(s, c->slot, c->n);
+	slab_give_locked(s, c->slot, c->n);
 	pthread_mutex_unlock(&s->lock);
 	c->n = 0;
 }
