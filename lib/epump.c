@@ -12,6 +12,7 @@
 #include "internal.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -182,8 +183,10 @@ static void send_to_worker(struct epump *ep, int w, const struct ep__ev *ev)
 	}
 }
 
-static void flush_outboxes(struct epump *ep)
+/* Pushes each worker's batch; true if a worker still has it queued. */
+static bool flush_outboxes(struct epump *ep)
 {
+	bool waiting = false;
 	uint32_t i;
 
 	for (i = 0; i < ep->noutbox; i++) {
@@ -203,7 +206,10 @@ static void flush_outboxes(struct epump *ep)
 			n -= run;
 		}
 		q->head = q->tail = 0;
+		if (atomic_load_explicit(&w->qlen, memory_order_relaxed) > 0)
+			waiting = true;
 	}
+	return waiting;
 }
 
 void ep__epump_emit(struct epump *ep, struct iodev *dev, uint64_t id,
@@ -416,6 +422,7 @@ void ep__epump_loop(struct epump *ep)
 	ep->now = ep__now_ms();
 	while (!ep__stopping(core)) {
 		int timeout = ep__timer_next_ms(ep), n, i;
+		bool queued;
 
 		ep__store64(&ep->next_due_ms,
 		            timeout < 0 ? 0 : ep->now + (uint64_t)timeout);
@@ -447,9 +454,17 @@ void ep__epump_loop(struct epump *ep)
 			}
 			classify(ep, &ep->pev[i]);
 		}
-		flush_outboxes(ep);
+		queued = flush_outboxes(ep);
 		drain_inbox(ep);
 		ep__timers_expire(ep);
-		flush_outboxes(ep);
+		queued |= flush_outboxes(ep);
+		/* Work we handed out is still queued: a worker sharing our CPU
+		 * has not run yet.  Let it run before polling again, or every
+		 * packet would wake us to hand over one event at a time (two
+		 * context switches per event instead of per batch).  On a CPU
+		 * of its own the worker has taken it already, or this returns
+		 * at once. */
+		if (queued)
+			sched_yield();
 	}
 }
