@@ -64,9 +64,12 @@ static ssize_t raw_sendv(struct iodev *dev, struct iovec *iov, int n)
 static struct ep__sendq *sq_get(struct iodev *dev)
 {
 	if (dev->sq == NULL) {
-		dev->sq = calloc(1, sizeof(*dev->sq));
-		if (dev->sq != NULL)
-			dev->sq->limit = EP__SENDQ_DEFAULT_LIMIT;
+		struct ep__sendq *q = calloc(1, sizeof(*q));
+
+		if (q != NULL)
+			q->limit = EP__SENDQ_DEFAULT_LIMIT;
+		/* Atomic: iodev_sendq_len reads it without the lock. */
+		__atomic_store_n(&dev->sq, q, __ATOMIC_RELAXED);
 	}
 	return dev->sq;
 }
@@ -131,7 +134,7 @@ static void sq_clear(struct iodev *dev)
 	q->bytes = 0;
 	if (q->limit == EP__SENDQ_DEFAULT_LIMIT) {
 		free(q);
-		dev->sq = NULL;
+		__atomic_store_n(&dev->sq, NULL, __ATOMIC_RELAXED);
 	}
 }
 
@@ -282,7 +285,7 @@ void ep__sendq_free(struct iodev *dev)
 	if (dev->sq != NULL) {
 		sq_clear(dev);
 		free(dev->sq);
-		dev->sq = NULL;
+		__atomic_store_n(&dev->sq, NULL, __ATOMIC_RELAXED);
 	}
 	sq_unlock(dev);
 }
@@ -307,6 +310,10 @@ size_t iodev_sendq_len(const iodev_t *dev)
 	size_t n;
 
 	if (d == NULL)
+		return 0;
+	/* No queue (made on first queueing, dropped when a default-limit
+	 * queue drains): nothing queued, and no lock taken to say so. */
+	if (__atomic_load_n(&d->sq, __ATOMIC_RELAXED) == NULL)
 		return 0;
 	sq_lock(d);
 	n = d->sq != NULL ? d->sq->bytes : 0;
