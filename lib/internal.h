@@ -530,6 +530,22 @@ static inline uint64_t ep__ts_set(struct ep__thread *self, unsigned state,
 	return now;
 }
 
+/* The same with a time already read (ns), when a fresh reading would
+ * tell nothing new: back to RUN after a handler keeps the handler's start
+ * (RUN's age is never a stall; the handler's time is in the histogram). */
+static inline void ep__ts_set_at(struct ep__thread *self, unsigned state,
+                                 uint64_t now)
+{
+	struct ep__tstat *ts = self->ts;
+
+	if (!ep__stats_on(self->core) || now == 0)
+		return;
+	atomic_store_explicit(&ts->what, TW_NONE, memory_order_relaxed);
+	ep__store64(&ts->what_id, 0);
+	ep__store64(&ts->since_ns, now);
+	atomic_store_explicit(&ts->state, state, memory_order_release);
+}
+
 int  ep__idvec_add(struct ep__idvec *v, uint64_t id);
 bool ep__idvec_del(struct ep__idvec *v, uint64_t id);
 int  ep__epump_pick(epcore_t *core);

@@ -550,7 +550,7 @@ int ep__dev_run(struct iodev *dev, uint64_t id, const struct ep__ev *ev)
 {
 	struct ep__thread *self = ep__self;
 	uint32_t gen = EP__ID_GEN(id);
-	uint64_t cur = atomic_load(&dev->tag), prev_dev;
+	uint64_t cur = atomic_load(&dev->tag), prev_dev, t = 0;
 	int prev_src, event = ev->event;
 
 	for (;;) {
@@ -582,8 +582,7 @@ int ep__dev_run(struct iodev *dev, uint64_t id, const struct ep__ev *ev)
 	self->cur_dev = id;
 	self->cur_src = ev->src;
 	for (;;) {
-		uint64_t t = ep__ts_set(self, TS_HANDLER, TW_DEV, id);
-
+		t = ep__ts_set(self, TS_HANDLER, TW_DEV, id);
 		if (t != 0)
 			atomic_store_explicit(&dev->last_ms, (uint32_t)
 			    ((t - dev->core->born_ns) / 1000000u),
@@ -619,8 +618,8 @@ int ep__dev_run(struct iodev *dev, uint64_t id, const struct ep__ev *ev)
 done:
 	self->cur_dev = prev_dev;
 	self->cur_src = prev_src;
-	if (self->wk == NULL)
-		ep__ts_set(self, TS_RUN, TW_NONE, 0); /* workers: run_event */
+	if (self->wk == NULL) /* workers: run_event */
+		ep__ts_set_at(self, TS_RUN, t);
 	return 1;
 }
 
