@@ -23,10 +23,12 @@
 # port of 127.0.0.1, run as the current user) and http_evhttp.  Each server
 # is pinned to CPU 0 with taskset, wrk to CPU 1.
 #
-# Per timed run: the server's CPU time (utime + stime, /proc/PID/stat, in
-# clock ticks of getconf CLK_TCK; every thread of httpsrv and http_evhttp,
-# nginx's worker processes) right before wrk starts and right after it
-# ends, divided by the requests wrk completed: server us/req.  req/s is
+# Per timed run: the server's CPU time (every thread of httpsrv and
+# http_evhttp, nginx's worker processes; from /proc/PID/task/TID/schedstat
+# in ns, else from utime + stime of /proc/PID/stat in clock ticks) right
+# before wrk starts and right after it ends, divided by the requests wrk
+# completed: server us/req.  Its user part is split off by the ratio of
+# utime to utime + stime (in ticks: a trend).  req/s is
 # printed but is informational: it depends on wrk as much as on the server.
 #
 # Per server, a separate run with `strace -c -f -p PID` attached (to
@@ -210,6 +212,21 @@ children() {
 		set -- ${_s##*) }    # fields from the 3rd (state) on: $2 = ppid
 		[ "$2" = "$_parent" ] && { _p=${_f#/proc/}; echo "${_p%/stat}"; }
 	done
+}
+
+# runtime PID...: nanoseconds on a CPU, summed over every thread of the
+# processes (the first field of /proc/PID/task/TID/schedstat: exact, where
+# /proc/PID/stat counts in 10 ms ticks); "-" without schedstat.
+runtime() {
+	_ns=0
+	for _p in "$@"; do
+		for _f in /proc/"$_p"/task/*/schedstat; do
+			{ IFS=' ' read -r _r _rest < "$_f"; } 2>/dev/null ||
+			    { echo -; return 0; }
+			_ns=$((_ns + _r))
+		done
+	done
+	echo "$_ns"
 }
 
 # ticks PID...: "utime stime" summed over the processes (all threads of
@@ -396,10 +413,14 @@ timed_run() { # config round
 	start_server "$1" || return 1
 	# shellcheck disable=SC2086
 	_t0=$(ticks $mpids)
+	# shellcheck disable=SC2086
+	_r0=$(runtime $mpids)
 	if ! run_wrk "$secs"; then
 		stop_server
 		return 1
 	fi
+	# shellcheck disable=SC2086
+	_r1=$(runtime $mpids)
 	# shellcheck disable=SC2086
 	_t1=$(ticks $mpids)
 	stop_server
@@ -407,12 +428,17 @@ timed_run() { # config round
 	set -- "$@" $_t0 $_t1  # $3 $4: utime stime before, $5 $6: after
 	_tu=$(($5 - $3))
 	_tt=$((_tu + $6 - $4))
-	_us=$(awk -v t="$_tt" -v hz="$hz" -v n="$req" \
-	    'BEGIN { printf "%.3f", t * 1e6 / hz / n }')
-	_uu=$(awk -v t="$_tu" -v hz="$hz" -v n="$req" \
-	    'BEGIN { printf "%.3f", t * 1e6 / hz / n }')
-	printf '   %-17s round %d: %9.0f req/s %8s server us/req, %s user (%d ticks, %d req)\n' \
-	    "$(config_name "$1")" "$2" "$rps" "$_us" "$_uu" "$_tt" "$req"
+	if [ "$_r0" != - ] && [ "$_r1" != - ]; then
+		_ns=$((_r1 - _r0))
+	else
+		_ns=$((_tt * 1000000000 / hz))
+	fi
+	_us=$(awk -v t="$_ns" -v n="$req" 'BEGIN { printf "%.3f", t / 1e3 / n }')
+	# The user part: the ticks' user share of the exact total.
+	_uu=$(awk -v t="$_ns" -v u="$_tu" -v a="$_tt" -v n="$req" \
+	    'BEGIN { printf "%.3f", (a > 0 ? t * u / a : 0) / 1e3 / n }')
+	printf '   %-17s round %d: %9.0f req/s %8s server us/req, %s user (%d ms cpu, %d req)\n' \
+	    "$(config_name "$1")" "$2" "$rps" "$_us" "$_uu" "$((_ns / 1000000))" "$req"
 	echo "$1 $2 $rps $_us $_uu" >> "$tmp/timed"
 }
 

@@ -86,10 +86,10 @@ done
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/run-timers.XXXXXX") || exit 1
 trap 'rm -rf "$tmp"' EXIT INT TERM
 
-# Rows of a table: "phase count wall cpu" -> "phase wall cpu" lines.
+# Rows of a table: "phase count wall cpu" -> "phase wall cpu count" lines.
 rows() {
 	awk '$2 ~ /^[0-9]+$/ && $3 ~ /^[0-9.]+$/ && $4 ~ /^[0-9.]+$/ \
-	     { print $1, $3, $4 }' "$1"
+	     { print $1, $3, $4, $2 }' "$1"
 }
 
 status=0
@@ -140,7 +140,7 @@ if [ "$status" = 0 ]; then
 		names="$names $p"
 	done
 	# shellcheck disable=SC2086
-	awk -v names="$names" -v tsv="${BENCH_TSV:-}" -v n="${count:-1000000}" '
+	awk -v names="$names" -v tsv="${BENCH_TSV:-}" '
 	function median(list,   n, v, i, j, t) {
 		n = split(list, v, " ")
 		for (i = 2; i <= n; i++)
@@ -158,6 +158,7 @@ if [ "$status" = 0 ]; then
 	FNR == 1 { file++ }
 	{
 		if (!($1 in seen)) { seen[$1] = 1; order[++np] = $1 }
+		if (file == 1) cnt[$1] = $4
 		w[file, $1] = w[file, $1] " " $2
 		c[file, $1] = c[file, $1] " " $3
 	}
@@ -178,7 +179,7 @@ if [ "$status" = 0 ]; then
 				    "", name[k], lw, lc, (lw > 0 ? ew / lw : 0),
 				    (lc > 0 ? ec / lc : 0)
 			}
-			metric = "cpu ns/" p " (n=" n ")"
+			metric = "cpu ns/" p " (n=" cnt[p] ")"
 			peered = 0
 			for (k = 2; k <= nn; k++) {
 				if (!((k, p) in w))
