@@ -84,7 +84,8 @@ for p in libev libevent libuv; do
 done
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/run-timers.XXXXXX") || exit 1
-trap 'rm -rf "$tmp"' EXIT INT TERM
+trap 'rm -rf "$tmp"' EXIT
+trap 'exit 1' INT TERM HUP PIPE
 
 # Rows of a table: "phase count wall cpu" -> "phase wall cpu count" lines.
 rows() {
