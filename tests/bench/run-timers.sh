@@ -1,21 +1,27 @@
 #!/bin/sh
 # run-timers.sh - run the timer benchmarks side by side and print
-# libepump/libev ratios.  Builds nothing: "make bench-timers" builds the
+# libepump/peer ratios.  Builds nothing: "make bench-timers" builds the
 # programs and then runs this script.
 #
 #   run-timers.sh [-n COUNT] [-s SPREAD_MS] [-f FOREIGN_COUNT] [-r ROUNDS] [-R]
 #
-#   -n, -s, -f  passed to tests/bench/timers and (-n, -s) to its libev peer
-#   -R          passed to the libev peer: its watchers in a random address
+#   -n, -s, -f  passed to tests/bench/timers and (-n, -s) to its peers
+#   -R          passed to the peers: their watchers in a random address
 #               order, as libepump's slab hands out timers (see README.md)
-#   -r ROUNDS   rounds of the pair, alternating libepump and libev so that
-#               machine noise hits both alike (default 3, at most 20); the
-#               summary takes each phase's median over the rounds
+#   -r ROUNDS   rounds, alternating libepump, libev, libevent and libuv so
+#               that machine noise hits all alike (default 3, at most 20);
+#               the summary takes each phase's median over the rounds
 #
 # BENCH_BINDIR names the directory that holds timers, timerq and
-# peers/timers_libev (default: this script's directory).  The libev peer is
-# skipped, with a message, if it was not built.  Figures are printed, never
-# checked: a ratio above 1 means libepump took longer than libev.
+# peers/timers_{libev,libevent,libuv} (default: this script's directory).
+# A peer that was not built is skipped, with a message.  Figures are
+# printed, never checked: a ratio above 1 means libepump took longer.
+#
+# With BENCH_TSV=FILE in the environment, the summary is also appended to
+# FILE as rows "case subject metric value peer ratio target" (tab-separated,
+# "-" for empty; see tests/bench/run-bench.sh): per phase, libepump's cpu
+# ns/op with its ratio to libev (target <=1.0) and to the other peers, and
+# each peer's own figure.
 set -u
 
 bindir=${BENCH_BINDIR:-$(dirname "$0")}
@@ -57,30 +63,38 @@ pargs=$args
 
 timers=$bindir/timers
 timerq=$bindir/timerq
-libev=$bindir/peers/timers_libev
 for p in "$timers" "$timerq"; do
 	if [ ! -x "$p" ]; then
 		echo "$0: $p is not built (make bench-timers builds it)" >&2
 		exit 1
 	fi
 done
-have_libev=yes
-if [ ! -x "$libev" ]; then
-	have_libev=no
-	echo "== libev peer not built ($libev): no libepump/libev ratios"
-	echo "   (install libev-dev and run make bench-timers again)"
-fi
+peers=
+for p in libev libevent libuv; do
+	if [ -x "$bindir/peers/timers_$p" ]; then
+		peers="$peers $p"
+	else
+		case $p in
+		libev) pkg=libev-dev ;; libevent) pkg=libevent-dev ;;
+		*) pkg=libuv1-dev ;;
+		esac
+		echo "== $p peer not built ($bindir/peers/timers_$p): no ratios to it"
+		echo "   (install $pkg and run make bench-timers again)"
+	fi
+done
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/run-timers.XXXXXX") || exit 1
-trap 'rm -rf "$tmp"' EXIT INT TERM
+trap 'rm -rf "$tmp"' EXIT
+trap 'exit 1' INT TERM HUP PIPE
 
-# Rows of a table: "phase count wall cpu" -> "phase wall cpu" lines.
+# Rows of a table: "phase count wall cpu" -> "phase wall cpu count" lines.
 rows() {
 	awk '$2 ~ /^[0-9]+$/ && $3 ~ /^[0-9.]+$/ && $4 ~ /^[0-9.]+$/ \
-	     { print $1, $3, $4 }' "$1"
+	     { print $1, $3, $4, $2 }' "$1"
 }
 
 status=0
+: > "$tmp/epump"
 r=1
 while [ "$r" -le "$rounds" ]; do
 	echo "== round $r/$rounds: $timers$args"
@@ -94,27 +108,40 @@ while [ "$r" -le "$rounds" ]; do
 		status=1
 		break
 	fi
-	if [ "$have_libev" = yes ]; then
-		echo "== round $r/$rounds: $libev$pargs"
+	for p in $peers; do
+		echo "== round $r/$rounds: $bindir/peers/timers_$p$pargs"
 		# shellcheck disable=SC2086
-		if "$libev" $pargs > "$tmp/out" 2>&1; then
+		if "$bindir/peers/timers_$p" $pargs > "$tmp/out" 2>&1; then
 			cat "$tmp/out"
-			rows "$tmp/out" >> "$tmp/libev"
+			rows "$tmp/out" >> "$tmp/$p"
 		else
 			cat "$tmp/out"
-			echo "== $libev failed: going on without it"
-			have_libev=no
+			echo "== timers_$p failed: going on without it"
+			_left=
+			for q in $peers; do
+				[ "$q" = "$p" ] || _left="$_left $q"
+			done
+			peers=$_left
+			rm -f "$tmp/$p"
 		fi
-	fi
+	done
 	r=$((r + 1))
 done
 
-# The summary: per phase, the median over the rounds of each figure.
+# The summary: per phase and subject, the median over the rounds of each
+# figure, and the ratio libepump / peer.
 if [ "$status" = 0 ]; then
 	echo
-	echo "== summary: median of $rounds round(s), ns/op; ratio = libepump / libev"
-	[ -f "$tmp/libev" ] || : > "$tmp/libev"
-	awk '
+	echo "== summary: median of $rounds round(s), ns/op; ratio = libepump / peer"
+	files="$tmp/epump"
+	names=libepump
+	for p in libev libevent libuv; do
+		[ -f "$tmp/$p" ] || : > "$tmp/$p"
+		files="$files $tmp/$p"
+		names="$names $p"
+	done
+	# shellcheck disable=SC2086
+	awk -v names="$names" -v tsv="${BENCH_TSV:-}" '
 	function median(list,   n, v, i, j, t) {
 		n = split(list, v, " ")
 		for (i = 2; i <= n; i++)
@@ -124,30 +151,59 @@ if [ "$status" = 0 ]; then
 		if (n % 2) return v[(n + 1) / 2] + 0
 		return (v[n / 2] + v[n / 2 + 1]) / 2
 	}
+	function row(subject, metric, value, peer, ratio, target) {
+		if (tsv != "")
+			printf "timers\t%s\t%s\t%s\t%s\t%s\t%s\n", subject,
+			    metric, value, peer, ratio, target >> tsv
+	}
 	FNR == 1 { file++ }
 	{
 		if (!($1 in seen)) { seen[$1] = 1; order[++np] = $1 }
+		if (file == 1) cnt[$1] = $4
 		w[file, $1] = w[file, $1] " " $2
 		c[file, $1] = c[file, $1] " " $3
 	}
 	END {
-		printf "%-14s %10s %10s %10s %10s %9s %9s\n", "phase",
-		    "epump wall", "epump cpu", "libev wall", "libev cpu",
-		    "ratio wall", "ratio cpu"
+		nn = split(names, name, " ")
+		printf "%-14s %-9s %10s %10s %12s %12s\n", "phase", "subject",
+		    "wall ns", "cpu ns", "ratio wall", "ratio cpu"
 		for (i = 1; i <= np; i++) {
 			p = order[i]
 			ew = median(w[1, p]); ec = median(c[1, p])
-			if ((2, p) in w) {
-				lw = median(w[2, p]); lc = median(c[2, p])
-				printf "%-14s %10.1f %10.1f %10.1f %10.1f %9.2f %9.2f\n",
-				    p, ew, ec, lw, lc,
-				    (lw > 0 ? ew / lw : 0), (lc > 0 ? ec / lc : 0)
-			} else
-				printf "%-14s %10.1f %10.1f %10s %10s %9s %9s\n",
-				    p, ew, ec, "-", "-", "-", "-"
+			printf "%-14s %-9s %10.1f %10.1f %12s %12s\n", p,
+			    "libepump", ew, ec, "-", "-"
+			for (k = 2; k <= nn; k++) {
+				if (!((k, p) in w))
+					continue
+				lw = median(w[k, p]); lc = median(c[k, p])
+				printf "%-14s %-9s %10.1f %10.1f %12.2f %12.2f\n",
+				    "", name[k], lw, lc, (lw > 0 ? ew / lw : 0),
+				    (lc > 0 ? ec / lc : 0)
+			}
+			metric = "cpu ns/" p " (n=" cnt[p] ")"
+			peered = 0
+			for (k = 2; k <= nn; k++) {
+				if (!((k, p) in w))
+					continue
+				lc = median(c[k, p])
+				row("libepump", metric, sprintf("%.1f", ec), name[k],
+				    (lc > 0 ? sprintf("%.2f", ec / lc) : "-"),
+				    name[k] == "libev" ? "<=1.0" : "-")
+				peered = 1
+			}
+			if (!peered)
+				row("libepump", metric, sprintf("%.1f", ec), "-", "-", "-")
+			for (k = 2; k <= nn; k++)
+				if ((k, p) in w)
+					row(name[k], metric, sprintf("%.1f",
+					    median(c[k, p])), "-", "-", "-")
 		}
-	}' "$tmp/epump" "$tmp/libev"
+	}' $files
 	echo "(fire: wall includes sleeping until the last deadline; compare cpu)"
+	echo "(restart: libepump has no restart call, so it is iotimer_stop +"
+	echo " iotimer_start; libev uses ev_timer_again, libevent evtimer_add on an"
+	echo " added event, libuv uv_timer_start on a running timer)"
+	[ -n "${BENCH_TSV:-}" ] && echo "(rows appended to $BENCH_TSV)"
 fi
 
 echo

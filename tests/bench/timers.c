@@ -13,6 +13,13 @@
  *   start        COUNT iotimer_start() calls, deadlines uniform over
  *                0..SPREAD ms, after one untimed warm-up start+stop pass
  *                (so the slab and the heap array are already grown).
+ *   restart      COUNT running timers re-armed with a new timeout, in a
+ *                random order (the ids laid out in that order beforehand,
+ *                untimed), new deadlines uniform over 0..SPREAD ms.
+ *                libepump has no restart call: a restart is
+ *                iotimer_stop() + iotimer_start(), and the new id is kept
+ *                (written to the laid-out array; put back in place after
+ *                the phase, untimed).
  *   stop         COUNT iotimer_stop() calls in a random order (the ids
  *                laid out in that order beforehand, untimed).
  *   fire         COUNT timers are started again (in a fresh event, so the
@@ -61,11 +68,15 @@ static int spread_ms = 100;
 static uint64_t *ids;           /* ids of the on-thread timers */
 static uint64_t *sids;          /* the same in stop order */
 static uint64_t *fids;          /* ids of the foreign timers */
+static uint64_t *rids;          /* the same in restart order */
 static uint32_t *perm, *fperm;  /* stop orders */
+static uint32_t *rperm;         /* restart order */
 static int *deadline, *fdeadline;
+static int *rdeadline;          /* new timeouts of the restart phase */
 
 /* Results, written on the epump thread, read by main after a handshake. */
 static struct bench_stamp st_start0, st_start1, st_stop0, st_stop1;
+static struct bench_stamp st_restart0, st_restart1;
 static struct bench_stamp st_fire0, st_fire1;
 static uint64_t ep_cpu_mark, ep_cpu_fence;
 static unsigned long fired, failures;
@@ -155,15 +166,45 @@ static void stop_all(void)
 			note_failure();
 }
 
-/* Stage 1, on the epump: warm up, then the timed start and stop. */
+/* Restart every running timer in restart order: stop it and start it
+ * again with its new timeout (libepump has no call that does both).  The
+ * new id goes where the old one was read, sequentially, as the peers
+ * touch only their watcher. */
+static void restart_all(void)
+{
+	unsigned long i;
+
+	for (i = 0; i < n_timers; i++) {
+		if (rids[i] == 0 || iotimer_stop(core, rids[i]) < 0) {
+			note_failure();
+			continue;
+		}
+		rids[i] = iotimer_start(core, rdeadline[i], 0, NULL, on_timer,
+		                        NULL);
+		if (rids[i] == 0)
+			note_failure();
+	}
+}
+
+/* Stage 1, on the epump: warm up, then the timed start, restart and
+ * stop. */
 static int stage_start_stop(void *cbpara, void *para, int event, int fdtype)
 {
+	unsigned long i;
+
 	start_all();
 	order_ids();
 	stop_all();
 	st_start0 = bench_now();
 	start_all();
 	st_start1 = bench_now();
+	for (i = 0; i < n_timers; i++)
+		rids[i] = ids[rperm[i]];
+	st_restart0 = bench_now();
+	restart_all();
+	st_restart1 = bench_now();
+	for (i = 0; i < n_timers; i++)
+		ids[rperm[i]] = rids[i];
 	order_ids();
 	st_stop0 = bench_now();
 	stop_all();
@@ -223,7 +264,7 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
-	struct bench_row rows[6];
+	struct bench_row rows[7];
 	struct bench_stamp f0, f1, f2;
 	pthread_condattr_t ca;
 	char firenote[96];
@@ -276,12 +317,17 @@ int main(int argc, char **argv)
 
 	ids = calloc(n_timers, sizeof(*ids));
 	sids = calloc(n_timers, sizeof(*sids));
+	rids = calloc(n_timers, sizeof(*rids));
 	fids = calloc(n_foreign, sizeof(*fids));
 	perm = bench_perm(n_timers, 1);
 	fperm = bench_perm(n_foreign, 2);
 	deadline = bench_deadlines(n_timers, spread_ms, 3);
 	fdeadline = bench_deadlines(n_foreign, spread_ms, 4);
-	if (!ids || !sids || !fids || !perm || !fperm || !deadline || !fdeadline) {
+	/* Seeds 6 and 7: the restart phase of every peer uses the same. */
+	rperm = bench_perm(n_timers, 6);
+	rdeadline = bench_deadlines(n_timers, spread_ms, 7);
+	if (!ids || !sids || !rids || !fids || !perm || !fperm || !rperm ||
+	    !deadline || !fdeadline || !rdeadline) {
 		fprintf(stderr, "timers: out of memory\n");
 		return 1;
 	}
@@ -324,36 +370,41 @@ int main(int argc, char **argv)
 	{
 		struct bench_stamp f3 = bench_now();
 
-		bench_row_set(&rows[3], "foreign-start", n_foreign, f0, f1);
-		bench_row_set(&rows[4], "foreign-stop", n_foreign, f1, f2);
-		bench_row_set(&rows[5], "foreign-e2e", n_foreign, f0, f3);
+		bench_row_set(&rows[4], "foreign-start", n_foreign, f0, f1);
+		bench_row_set(&rows[5], "foreign-stop", n_foreign, f1, f2);
+		bench_row_set(&rows[6], "foreign-e2e", n_foreign, f0, f3);
 		/* CPU: the caller's own plus the epump's over the span. */
-		rows[5].cpu_ns = (f2.cpu_ns - f0.cpu_ns) +
+		rows[6].cpu_ns = (f2.cpu_ns - f0.cpu_ns) +
 		                 (ep_cpu_fence - ep_cpu_mark);
 	}
 
 	bench_row_set(&rows[0], "start", n_timers, st_start0, st_start1);
-	bench_row_set(&rows[1], "stop", n_timers, st_stop0, st_stop1);
-	bench_row_set(&rows[2], "fire", n_timers, st_fire0, st_fire1);
+	bench_row_set(&rows[1], "restart", n_timers, st_restart0, st_restart1);
+	bench_row_set(&rows[2], "stop", n_timers, st_stop0, st_stop1);
+	bench_row_set(&rows[3], "fire", n_timers, st_fire0, st_fire1);
+	rows[1].note = "(iotimer_stop + iotimer_start)";
 	snprintf(firenote, sizeof(firenote),
 	    "(from the last start: %.1f ms wall, %.1f ms cpu)",
-	    (double)rows[2].wall_ns / 1e6, (double)rows[2].cpu_ns / 1e6);
-	rows[2].note = firenote;
-	rows[5].note = "(cpu: caller + epump thread)";
+	    (double)rows[3].wall_ns / 1e6, (double)rows[3].cpu_ns / 1e6);
+	rows[3].note = firenote;
+	rows[6].note = "(cpu: caller + epump thread)";
 
 	printf("libepump %s (%s), 1 epump thread, 0 workers: n=%lu, "
 	       "foreign n=%lu, deadlines 0..%d ms\n", epump_version(),
 	       epcore_backend(core), n_timers, n_foreign, spread_ms);
-	bench_print(rows, 6);
+	bench_print(rows, 7);
 	rc = 0;
 out:
 	epcore_free(core);
 	free(ids);
 	free(sids);
+	free(rids);
 	free(fids);
 	free(perm);
 	free(fperm);
+	free(rperm);
 	free(deadline);
 	free(fdeadline);
+	free(rdeadline);
 	return rc;
 }

@@ -9,6 +9,13 @@
  *
  *   start  COUNT ev_timer_init + ev_timer_start, deadlines uniform over
  *          0..SPREAD ms, after one untimed warm-up start+stop pass.
+ *   restart COUNT running timers re-armed with a new timeout, in the
+ *          same random order and with the same new deadlines as timers.c:
+ *          libev's own restart, w->repeat = timeout + ev_timer_again, which
+ *          moves the watcher within the heap (no stop + start; a timeout
+ *          of 0 becomes 1 ns, as ev_timer_again stops a watcher whose
+ *          repeat is 0).  With -S: ev_timer_stop + ev_timer_set +
+ *          ev_timer_start instead.
  *   stop   COUNT ev_timer_stop in the same random order as timers.c
  *          (their addresses laid out in that order beforehand, untimed,
  *          as timers.c lays out its ids).
@@ -44,6 +51,9 @@ static unsigned long n_timers = 1000000;
 static int spread_ms = 100;
 static ev_timer *tw;
 static ev_timer **sw;           /* the watchers in stop order */
+static ev_timer **rw;           /* the watchers in restart order */
+static int *rdeadline;          /* their new timeouts */
+static int stop_start;          /* -S: restart = stop + set + start */
 static uint32_t *perm, *place;  /* stop order; watcher i is tw[place[i]] */
 static int *deadline;
 static unsigned long fired;
@@ -64,6 +74,28 @@ static void start_all(void)
 
 		ev_timer_init(w, on_timer, deadline[i] / 1000.0, 0.);
 		ev_timer_start(loop, w);
+	}
+}
+
+static void restart_all(void)
+{
+	unsigned long i;
+
+	if (stop_start) {
+		for (i = 0; i < n_timers; i++) {
+			ev_timer *w = rw[i];
+
+			ev_timer_stop(loop, w);
+			ev_timer_set(w, rdeadline[i] / 1000.0, 0.);
+			ev_timer_start(loop, w);
+		}
+		return;
+	}
+	for (i = 0; i < n_timers; i++) {
+		ev_timer *w = rw[i];
+
+		w->repeat = rdeadline[i] ? rdeadline[i] / 1000.0 : 1e-9;
+		ev_timer_again(loop, w);
 	}
 }
 
@@ -91,22 +123,25 @@ static const char *backend_name(unsigned int b)
 static void usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: timers_libev [-n COUNT] [-s SPREAD_MS] [-R]\n"
+	    "usage: timers_libev [-n COUNT] [-s SPREAD_MS] [-R] [-S]\n"
 	    "  -n COUNT        timers on the loop (default 1000000)\n"
 	    "  -s SPREAD_MS    deadlines uniform over 0..SPREAD_MS (default 100)\n"
-	    "  -R              start the watchers in a random address order\n");
+	    "  -R              start the watchers in a random address order\n"
+	    "  -S              restart = ev_timer_stop + ev_timer_set +\n"
+	    "                  ev_timer_start (default: ev_timer_again)\n");
 }
 
 int main(int argc, char **argv)
 {
-	struct bench_row rows[3];
+	struct bench_row rows[4];
+	uint32_t *rperm;
 	struct bench_stamp a, b, c;
 	char firenote[96];
 	long v;
 	unsigned long i;
 	int opt, runs, scatter = 0;
 
-	while ((opt = getopt(argc, argv, "n:f:s:Rh")) != -1) {
+	while ((opt = getopt(argc, argv, "n:f:s:RSh")) != -1) {
 		switch (opt) {
 		case 'n':
 			v = bench_parse_count(optarg, BENCH_MAX_COUNT);
@@ -130,6 +165,9 @@ int main(int argc, char **argv)
 		case 'R':
 			scatter = 1;
 			break;
+		case 'S':
+			stop_start = 1;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -146,19 +184,25 @@ int main(int argc, char **argv)
 	/* The same seeds as timers.c: the same deadlines and stop order. */
 	tw = calloc(n_timers, sizeof(*tw));
 	sw = calloc(n_timers, sizeof(*sw));
+	rw = calloc(n_timers, sizeof(*rw));
 	perm = bench_perm(n_timers, 1);
+	rperm = bench_perm(n_timers, 6);
+	rdeadline = bench_deadlines(n_timers, spread_ms, 7);
 	place = bench_perm(n_timers, scatter ? 5 : 0);
 	deadline = bench_deadlines(n_timers, spread_ms, 3);
 	loop = ev_loop_new(EVFLAG_AUTO);
-	if (tw == NULL || sw == NULL || perm == NULL || place == NULL ||
+	if (tw == NULL || sw == NULL || rw == NULL || perm == NULL ||
+	    rperm == NULL || rdeadline == NULL || place == NULL ||
 	    deadline == NULL || loop == NULL) {
 		fprintf(stderr, "timers_libev: out of memory or no loop\n");
 		return 1;
 	}
 	for (i = 0; !scatter && i < n_timers; i++)
 		place[i] = (uint32_t)i;
-	for (i = 0; i < n_timers; i++)
+	for (i = 0; i < n_timers; i++) {
 		sw[i] = &tw[place[perm[i]]];
+		rw[i] = &tw[place[rperm[i]]];
+	}
 
 	ev_now_update(loop);
 	start_all();                    /* warm-up: grow the heap array */
@@ -166,10 +210,16 @@ int main(int argc, char **argv)
 	a = bench_now();
 	start_all();
 	b = bench_now();
-	stop_all();
+	restart_all();
 	c = bench_now();
 	bench_row_set(&rows[0], "start", n_timers, a, b);
-	bench_row_set(&rows[1], "stop", n_timers, b, c);
+	bench_row_set(&rows[1], "restart", n_timers, b, c);
+	rows[1].note = stop_start ? "(ev_timer_stop + ev_timer_set + "
+	    "ev_timer_start)" : "(ev_timer_again)";
+	b = bench_now();
+	stop_all();
+	c = bench_now();
+	bench_row_set(&rows[2], "stop", n_timers, b, c);
 
 	ev_now_update(loop);
 	fired = 0;
@@ -186,21 +236,24 @@ int main(int argc, char **argv)
 		        fired, n_timers);
 		return 1;
 	}
-	bench_row_set(&rows[2], "fire", n_timers, a, st_fire1);
+	bench_row_set(&rows[3], "fire", n_timers, a, st_fire1);
 	snprintf(firenote, sizeof(firenote),
 	    "(from the last start: %.1f ms wall, %.1f ms cpu)",
-	    (double)rows[2].wall_ns / 1e6, (double)rows[2].cpu_ns / 1e6);
-	rows[2].note = firenote;
+	    (double)rows[3].wall_ns / 1e6, (double)rows[3].cpu_ns / 1e6);
+	rows[3].note = firenote;
 
 	printf("libev %d.%d (%s), one ev_loop: n=%lu, deadlines 0..%d ms%s\n",
 	       ev_version_major(), ev_version_minor(),
 	       backend_name(ev_backend(loop)), n_timers, spread_ms,
 	       scatter ? ", watchers in random address order (-R)" : "");
-	bench_print(rows, 3);
+	bench_print(rows, 4);
 	ev_loop_destroy(loop);
 	free(tw);
 	free(sw);
+	free(rw);
 	free(perm);
+	free(rperm);
+	free(rdeadline);
 	free(place);
 	free(deadline);
 	return 0;
