@@ -266,6 +266,18 @@ EPUMP_API uint64_t iotimer_start(epcore_t *core, int ms, int cmdid,
  */
 EPUMP_API int iotimer_stop(epcore_t *core, uint64_t id);
 
+/*
+ * Restart a pending timer: it fires ms milliseconds from now instead of
+ * at its old deadline, keeping its id (the idle-timeout idiom: restart on
+ * every read; moving a deadline later costs one store).  0, or -1 with
+ * EINVAL (NULL core, ms < 0) or ENOENT (it has fired or is firing, was
+ * stopped, or never existed).  Callable from any thread; from a thread
+ * other than the timer's epump the restart travels as a message, and if
+ * the old deadline comes before the epump serves it, the timer fires
+ * then (once) and the restart is dropped.
+ */
+EPUMP_API int iotimer_restart(epcore_t *core, uint64_t id, int ms);
+
 /* Accessors for the timer a handler receives (valid during the call). */
 EPUMP_API uint64_t iotimer_id(const iotimer_t *t);
 EPUMP_API int iotimer_cmdid(const iotimer_t *t);

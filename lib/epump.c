@@ -385,6 +385,9 @@ static void handle_msg(struct epump *ep, const struct ep__ev *ev)
 	case MSG_TIMER_DEL:
 		ep__timer_del_msg(ep, ev->id);
 		break;
+	case MSG_TIMER_MOVE:
+		ep__timer_move_msg(ep, ev->id, ev->t_ns);
+		break;
 	default:
 		break;
 	}

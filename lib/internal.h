@@ -97,6 +97,7 @@ enum {
 	MSG_DEV_REARM,  /* level-triggered backends: unmask id's reads */
 	MSG_TIMER_ARM,  /* put timer id on the wheel */
 	MSG_TIMER_DEL,  /* take stopped timer id off the wheel, free it */
+	MSG_TIMER_MOVE, /* restart timer id: new deadline (ms) in t_ns */
 };
 
 struct ep__ev {
@@ -382,6 +383,7 @@ struct ep__wheel {
 int  ep__timer_arm(struct epump *ep, struct iotimer *t);
 void ep__timer_del_msg(struct epump *ep, uint64_t id);
 void ep__timer_arm_msg(struct epump *ep, uint64_t id);
+void ep__timer_move_msg(struct epump *ep, uint64_t id, uint64_t deadline);
 void ep__timers_expire(struct epump *ep);
 int  ep__timer_next_ms(struct epump *ep);
 void ep__wheel_init(struct ep__wheel *w, uint64_t now);

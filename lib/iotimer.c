@@ -10,7 +10,10 @@
  * for deadlines up to a minute away.
  *
  * The wheel is touched only by its epump thread: a start or stop from
- * another thread travels as a message (MSG_TIMER_ARM / MSG_TIMER_DEL).
+ * another thread travels as a message (MSG_TIMER_ARM / MSG_TIMER_DEL /
+ * MSG_TIMER_MOVE).  A restart to a later deadline only rewrites the
+ * deadline: the timer stays where it is and is placed again when its old
+ * slot comes up (the usual idle-timeout restart costs one store).
  * Whether a timer fires or is stopped is decided by one compare-and-swap
  * on its tag (PENDING -> FIRING or PENDING -> CANCELLED), so a stop that
  * returns 0 means the handler never runs.
@@ -333,6 +336,35 @@ void ep__timer_del_msg(struct epump *ep, uint64_t id)
 	timer_free(ep->core, t);
 }
 
+/* Restart t (on ep's wheel, linked) to deadline d: later only rewrites
+ * the deadline (fire_list and the cascade place it by the new one);
+ * earlier moves it now. */
+static void tm_move(struct epump *ep, struct iotimer *t, uint64_t d)
+{
+	struct ep__wheel *w = &ep->wheel;
+
+	if (d >= tm_deadline(t, w->cur)) {
+		tm_set_deadline(t, d);
+		return;
+	}
+	tw_unlink(w, t);
+	tm_set_deadline(t, d);
+	if (w->n == 0 && w->cur < ep->now)
+		w->cur = ep->now;
+	tw_place(w, t);
+}
+
+void ep__timer_move_msg(struct epump *ep, uint64_t id, uint64_t deadline)
+{
+	struct iotimer *t = ep__slab_at(&ep->core->timers, EP__ID_SLOT(id));
+
+	if (t == NULL ||
+	    atomic_load(&t->tag) != tm_tag(EP__ID_GEN(id), TM_PENDING) ||
+	    t->link.next == NULL)
+		return; /* stopped, or fired first: the restart is lost */
+	tm_move(ep, t, deadline);
+}
+
 /* Milliseconds until the loop must wake for timers: -1 if none. */
 int ep__timer_next_ms(struct epump *ep)
 {
@@ -410,6 +442,10 @@ static void fire_list(struct epump *ep, struct ep__tlink *l)
 		tw_unlink(w, t);
 		if ((tag & 0xff) != TM_PENDING)
 			continue; /* stopped elsewhere: its MSG_TIMER_DEL frees */
+		if (tm_deadline(t, w->cur) >= w->cur) {
+			tw_place(w, t); /* restarted later: not due yet */
+			continue;
+		}
 		id = EP__MKID(EP__TAG_GEN(tag), t->slot);
 		wk = t->worker;
 		if (wk < 0 && ep__nworkers(core) > 0)
@@ -592,6 +628,62 @@ int iotimer_stop(epcore_t *core, uint64_t id)
 	/* If even this fails, the timer stays stopped (it never fires); its
 	 * slot is reclaimed by epcore_free(). */
 	(void)ep__epump_send(core->epumps[idx], &m);
+	return 0;
+}
+
+int iotimer_restart(epcore_t *core, uint64_t id, int ms)
+{
+	struct ep__thread *self;
+	struct iotimer *t;
+	struct ep__ev m = { 0 };
+	uint64_t pending = tm_tag(EP__ID_GEN(id), TM_PENDING);
+	int idx;
+
+	if (core == NULL || ms < 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	t = id != 0 ? ep__slab_at(&core->timers, EP__ID_SLOT(id)) : NULL;
+	if (t == NULL || atomic_load(&t->tag) != pending) {
+		errno = ENOENT;
+		return -1;
+	}
+	self = ep__self_in(core);
+	idx = tm_epump(t);
+	if (self != NULL && self->ep != NULL && self->index == idx) {
+		/* The wheel's own thread: not linked means it is being
+		 * fired (handed to a worker), too late to move. */
+		if (t->link.next == NULL) {
+			errno = ENOENT;
+			return -1;
+		}
+		tm_move(self->ep, t, self->ep->now + (uint64_t)ms);
+		return 0;
+	}
+	if (idx < 0) {
+		pthread_mutex_lock(&core->lock);
+		if (atomic_load(&t->tag) != pending) {
+			pthread_mutex_unlock(&core->lock);
+			errno = ENOENT;
+			return -1;
+		}
+		if (tm_epump(t) < 0) {
+			/* Parked: no epump reads it before adopting it, and
+			 * adoption holds this lock. */
+			tm_set_deadline(t, ep__now_ms() + (uint64_t)ms);
+			pthread_mutex_unlock(&core->lock);
+			return 0;
+		}
+		idx = tm_epump(t);
+		pthread_mutex_unlock(&core->lock);
+	}
+	m.type = MSG_TIMER_MOVE;
+	m.id = id;
+	m.t_ns = ep__now_ms() + (uint64_t)ms;
+	if (ep__epump_send(core->epumps[idx], &m) < 0) {
+		errno = ENOMEM;
+		return -1;
+	}
 	return 0;
 }
 

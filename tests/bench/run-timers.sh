@@ -200,9 +200,8 @@ if [ "$status" = 0 ]; then
 		}
 	}' $files
 	echo "(fire: wall includes sleeping until the last deadline; compare cpu)"
-	echo "(restart: libepump has no restart call, so it is iotimer_stop +"
-	echo " iotimer_start; libev uses ev_timer_again, libevent evtimer_add on an"
-	echo " added event, libuv uv_timer_start on a running timer)"
+	echo "(restart: libepump iotimer_restart; libev ev_timer_again, libevent"
+	echo " evtimer_add on an added event, libuv uv_timer_start on a running timer)"
 	[ -n "${BENCH_TSV:-}" ] && echo "(rows appended to $BENCH_TSV)"
 fi
 

@@ -1440,6 +1440,226 @@ static void t_errors(void)
 		call;                                            \
 } while (0)
 
+/* ---- 10. restart ---- */
+
+/* Timers restarted later, earlier, and over and over (the idle-timeout
+ * idiom), from the epump, a worker or a foreign thread: each fires once,
+ * by its last deadline, keeping its id. */
+#define RS_N 4  /* 0: untouched, 1: later, 2: earlier, 3: kept alive */
+struct rs {
+	epcore_t *core;
+	uint64_t id[RS_N];
+	uint64_t t0_us;
+	atomic_long fired[RS_N];
+	atomic_llong at_us[RS_N];
+	atomic_llong seen_id[RS_N];
+	int rc[RS_N];
+	int err[RS_N];
+	uint64_t last_us;  /* when 3 was last restarted, from t0 */
+};
+
+static struct rs *rs_g;
+static long rs_keys[RS_N] = { 0, 1, 2, 3 };
+
+static int rs_fire(void *cbpara, void *obj, int event, int fdtype)
+{
+	int k = (int)*(long *)cbpara;
+
+	(void)event; (void)fdtype;
+	atomic_store(&rs_g->at_us[k], (long long)(tu_now_us() - rs_g->t0_us));
+	atomic_store(&rs_g->seen_id[k], (long long)iotimer_id(obj));
+	atomic_fetch_add(&rs_g->fired[k], 1);
+	return 0;
+}
+
+static void rs_start(void *arg)
+{
+	struct rs *r = arg;
+	static const int ms[RS_N] = { 100, 100, 400, 500 };
+	int k;
+
+	r->t0_us = tu_now_us();
+	for (k = 0; k < RS_N; k++)
+		r->id[k] = iotimer_start(r->core, ms[k], k, NULL, rs_fire,
+		                         &rs_keys[k]);
+}
+
+/* At +30 ms: 1 to 250 ms from now, 2 to 50 ms from now. */
+static void rs_move(void *arg)
+{
+	struct rs *r = arg;
+
+	errno = 0;
+	r->rc[1] = iotimer_restart(r->core, r->id[1], 250);
+	r->err[1] = errno;
+	errno = 0;
+	r->rc[2] = iotimer_restart(r->core, r->id[2], 50);
+	r->err[2] = errno;
+}
+
+/* Every 20 ms until +300 ms: 3 back to 500 ms from now (a margin for a
+ * loaded machine: a restart from another thread that arrives after the
+ * old deadline is dropped, as documented). */
+static void rs_keep(void *arg)
+{
+	struct rs *r = arg;
+
+	errno = 0;
+	r->last_us = tu_now_us() - r->t0_us;
+	if (iotimer_restart(r->core, r->id[3], 500) != 0) {
+		r->rc[3] = -1;
+		r->err[3] = errno;
+	}
+}
+
+static void rs_call(struct rs *r, int from, void (*fn)(void *))
+{
+	if (from == 0)
+		(void)run_on(r->core, EPT_EPUMP, 0, fn, r, NULL);
+	else if (from == 1)
+		(void)run_on(r->core, EPT_WORKER, 0, fn, r, NULL);
+	else
+		(void)run_foreign(fn, r);
+}
+
+static void t_restart(int from)
+{
+	static const char *names[] = { "epump", "worker", "foreign thread" };
+	const char *fr = names[from];
+	struct rs *r = calloc(1, sizeof(*r));
+	epcore_t *core = new_core(1, from == 1 ? 2 : 0);
+	uint64_t until;
+	int k, ok;
+
+	if (r == NULL || core == NULL)
+		goto out;
+	r->core = core;
+	rs_g = r;
+	rs_call(r, from, rs_start);
+	ok = 1;
+	for (k = 0; k < RS_N; k++)
+		ok &= r->id[k] != 0;
+	TAP_OK(ok, "restart from %s: 4 timers started", fr);
+	while (tu_now_us() - r->t0_us < 30000)
+		tu_sleep_ms(1);
+	rs_call(r, from, rs_move);
+	TAP_OK(r->rc[1] == 0 && r->rc[2] == 0,
+	       "restart from %s: later and earlier restarts return 0 "
+	       "(%d/%s, %d/%s)", fr, r->rc[1], errname(r->err[1]), r->rc[2],
+	       errname(r->err[2]));
+	until = r->t0_us + 300000;
+	while (tu_now_us() < until) {
+		rs_call(r, from, rs_keep);
+		tu_sleep_ms(20);
+	}
+	TAP_OK(r->rc[3] == 0, "restart from %s: the kept-alive timer "
+	       "restarted every 20 ms (last error %s)", fr, errname(r->err[3]));
+	TAP_OK(atomic_load(&r->fired[3]) == 0,
+	       "restart from %s: restarted every 20 ms to 500 ms, it did not "
+	       "fire (fired %ld)", fr, atomic_load(&r->fired[3]));
+	for (k = 0; k < RS_N; k++)
+		(void)tu_wait_ge(&r->fired[k], 1, WAIT_MS);
+	tu_sleep_ms(100); /* room for a wrong second firing */
+	ok = 1;
+	for (k = 0; k < RS_N; k++)
+		ok &= atomic_load(&r->fired[k]) == 1;
+	TAP_OK(ok, "restart from %s: each timer fired exactly once "
+	       "(%ld %ld %ld %ld)", fr, atomic_load(&r->fired[0]),
+	       atomic_load(&r->fired[1]), atomic_load(&r->fired[2]),
+	       atomic_load(&r->fired[3]));
+	ok = 1;
+	for (k = 0; k < RS_N; k++)
+		ok &= (uint64_t)atomic_load(&r->seen_id[k]) == r->id[k];
+	TAP_OK(ok, "restart from %s: each kept its id", fr);
+	TAP_OK(atomic_load(&r->at_us[0]) >= 98000,
+	       "restart from %s: the untouched timer fired at its deadline "
+	       "(%lld ms)", fr, atomic_load(&r->at_us[0]) / 1000);
+	TAP_OK(atomic_load(&r->at_us[1]) >= 278000,
+	       "restart from %s: the timer restarted later fired by the new "
+	       "deadline, not the old (%lld ms, want >= 278)", fr,
+	       atomic_load(&r->at_us[1]) / 1000);
+	TAP_OK(atomic_load(&r->at_us[2]) >= 78000 &&
+	       atomic_load(&r->at_us[2]) < 400000,
+	       "restart from %s: the timer restarted earlier fired by the new "
+	       "deadline (%lld ms, want 78..400)", fr,
+	       atomic_load(&r->at_us[2]) / 1000);
+	/* From an epump the deadline counts from the loop's time, which may
+	 * lag the call by a little on a loaded machine: 15 ms of slack. */
+	TAP_OK(atomic_load(&r->at_us[3]) >= (long long)r->last_us + 485000,
+	       "restart from %s: the kept-alive timer fired 500 ms after its "
+	       "last restart (%lld ms, last restart at %llu ms)", fr,
+	       atomic_load(&r->at_us[3]) / 1000,
+	       (unsigned long long)r->last_us / 1000);
+	errno = 0;
+	k = iotimer_restart(core, r->id[1], 10);
+	TAP_OK(k == -1 && errno == ENOENT, "restart from %s: restart of a "
+	       "fired timer -> -1/ENOENT (got %d/%s)", fr, k, errname(errno));
+out:
+	if (core != NULL)
+		epcore_free(core);
+	rs_g = NULL;
+	free(r);
+}
+
+static void t_restart_errors(void)
+{
+	epcore_t *core = new_core(1, 0);
+	uint64_t id;
+	int r;
+
+	if (core == NULL)
+		return;
+	errno = 0;
+	r = iotimer_restart(NULL, 1, 10);
+	TAP_OK(r == -1 && errno == EINVAL, "iotimer_restart(NULL core) -> "
+	       "-1/EINVAL (got %d/%s)", r, errname(errno));
+	id = iotimer_start(core, 10000, 0, NULL, err_h, NULL);
+	errno = 0;
+	r = iotimer_restart(core, id, -1);
+	TAP_OK(r == -1 && errno == EINVAL, "iotimer_restart(ms -1) -> "
+	       "-1/EINVAL (got %d/%s)", r, errname(errno));
+	errno = 0;
+	r = iotimer_restart(core, 0, 10);
+	TAP_OK(r == -1 && errno == ENOENT, "iotimer_restart(id 0) -> "
+	       "-1/ENOENT (got %d/%s)", r, errname(errno));
+	(void)iotimer_stop(core, id);
+	errno = 0;
+	r = iotimer_restart(core, id, 10);
+	TAP_OK(r == -1 && errno == ENOENT, "iotimer_restart(a stopped timer) "
+	       "-> -1/ENOENT (got %d/%s)", r, errname(errno));
+	epcore_free(core);
+}
+
+/* A timer started and restarted before any epump runs (parked). */
+static void t_restart_parked(void)
+{
+	epcore_t *core = epcore_new(0);
+	struct rs *r = calloc(1, sizeof(*r));
+	int rc;
+
+	if (core == NULL || r == NULL)
+		goto out;
+	rs_g = r;
+	r->t0_us = tu_now_us();
+	r->id[0] = iotimer_start(core, 20, 0, NULL, rs_fire, &rs_keys[0]);
+	rc = iotimer_restart(core, r->id[0], 200);
+	TAP_OK(r->id[0] != 0 && rc == 0, "a parked timer restarted (%d/%s)",
+	       rc, errname(errno));
+	if (epcore_start_epump(core, 1) != 1)
+		goto out;
+	(void)tu_wait_ge(&r->fired[0], 1, WAIT_MS);
+	TAP_OK(atomic_load(&r->fired[0]) == 1 &&
+	       atomic_load(&r->at_us[0]) >= 198000,
+	       "the parked timer fired once by its restarted deadline (%ld, "
+	       "%lld ms)", atomic_load(&r->fired[0]),
+	       atomic_load(&r->at_us[0]) / 1000);
+out:
+	if (core != NULL)
+		epcore_free(core);
+	rs_g = NULL;
+	free(r);
+}
+
 static void all(void)
 {
 	RUN("order", t_order_foreign(0));
@@ -1459,6 +1679,11 @@ static void all(void)
 	RUN("accessors", t_accessors(0));
 	RUN("accessors", t_accessors(2));
 	RUN("errors", t_errors());
+	RUN("restart", t_restart(0));
+	RUN("restart", t_restart(1));
+	RUN("restart", t_restart(2));
+	RUN("restart", t_restart_errors());
+	RUN("restart", t_restart_parked());
 }
 
 int main(void)
