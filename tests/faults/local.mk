@@ -10,8 +10,11 @@
 #   t_stopload    epcore_stop/epcore_free under full echo load
 #   t_statsabuse  bad stats-socket clients during echo load
 
-fault_tests = tests/faults/t_emfile
+fault_tests = tests/faults/t_emfile tests/faults/t_closerace \
+	tests/faults/t_stopload
 unit_tests += $(fault_tests)
 noinst_HEADERS += tests/faults/faultutil.h
 tests_faults_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tests/unit
 tests_faults_t_emfile_CPPFLAGS = $(tests_faults_CPPFLAGS)
+tests_faults_t_closerace_CPPFLAGS = $(tests_faults_CPPFLAGS)
+tests_faults_t_stopload_CPPFLAGS = $(tests_faults_CPPFLAGS)
