@@ -123,6 +123,8 @@ struct fu_srv {
 	int port;
 	fu_data_hook *hook;
 	void *arg;                  /* the test's, for the hook */
+	int bind;                   /* for accepted connections; 0: the
+	                             * listener's epump (BIND_CURRENT_EPUMP) */
 	atomic_long accept_calls;   /* IOE_ACCEPT handled */
 	atomic_long accepted;
 	atomic_long emfile;         /* eptcp_accept(): EMFILE or ENFILE */
@@ -201,7 +203,8 @@ static inline int fu_on_listen(void *cbpara, void *obj, int event, int fdtype)
 		return 0;
 	atomic_fetch_add(&s->accept_calls, 1);
 	while ((dev = eptcp_accept(s->core, obj, NULL, fu_on_conn, s,
-	                           BIND_CURRENT_EPUMP, 0)) != NULL) {
+	                           s->bind ? s->bind : BIND_CURRENT_EPUMP,
+	                           0)) != NULL) {
 		atomic_fetch_add(&s->accepted, 1);
 		eptcp_nodelay(dev, 1);
 	}
