@@ -22,7 +22,7 @@ static void storm(int nconn, int room)
 	size_t *got = calloc((size_t)nconn, sizeof(size_t));
 	uint8_t (*in)[MSG] = calloc((size_t)nconn, MSG);
 	int fds0, fds1, i, served = 0, bad = 0, left;
-	long calls0, calls1, accepted_first;
+	long calls0, calls1, accepted_first = 0;
 	long long verified = 0;
 	uint64_t end;
 	unsigned budget = fu_in_valgrind() ? 120000 : 20000;
@@ -48,6 +48,8 @@ static void storm(int nconn, int room)
 		                SOCK_CLOEXEC, 0);
 	getrlimit(RLIMIT_NOFILE, &old);
 	low = old;
+	if (fu_in_valgrind())
+		room = nconn + 64; /* see below */
 	low.rlim_cur = (rlim_t)(fu_nfds() + room);
 	TAP_OK(setrlimit(RLIMIT_NOFILE, &low) == 0,
 	       "RLIMIT_NOFILE lowered to %d: room for %d accepted fds",
@@ -69,21 +71,29 @@ static void storm(int nconn, int room)
 	}
 	TAP_IS(bad, 0, "a storm of connections, each sends 64 bytes");
 
-	TAP_OK(tu_wait_ge(&srv.emfile, 1, 5000),
-	       "the server ran out of fds (eptcp_accept: EMFILE)");
-	tu_sleep_ms(100);
-	accepted_first = atomic_load(&srv.accepted);
-	TAP_OK(accepted_first > 0 && accepted_first < nconn,
-	       "it took some connections (%ld of %d), the rest wait",
-	       accepted_first, nconn);
+	if (fu_in_valgrind()) {
+		/* valgrind keeps fds of its own under the limit and closes
+		 * an accepted socket beyond its idea of it (a reset, where
+		 * the kernel would have said EMFILE): no fault to inject.
+		 * The storm still runs, for leaks. */
+		TAP_OK(1, "out of fds # SKIP under valgrind");
+	} else {
+		TAP_OK(tu_wait_ge(&srv.emfile, 1, 5000),
+		       "the server ran out of fds (eptcp_accept: EMFILE)");
+		tu_sleep_ms(100);
+		accepted_first = atomic_load(&srv.accepted);
+		TAP_OK(accepted_first > 0 && accepted_first < nconn,
+		       "it took some connections (%ld of %d), the rest wait",
+		       accepted_first, nconn);
 
-	/* Out of fds for 500 ms: the listener retries every 100 ms; one
-	 * that spins would be called thousands of times. */
-	calls0 = atomic_load(&srv.accept_calls);
-	tu_sleep_ms(500);
-	calls1 = atomic_load(&srv.accept_calls);
-	TAP_OK(calls1 - calls0 <= 50, "no busy loop on the listener: %ld "
-	       "IOE_ACCEPT in 500 ms out of fds", calls1 - calls0);
+		/* Out of fds for 500 ms: the listener retries every 100 ms;
+		 * one that spins would be called thousands of times. */
+		calls0 = atomic_load(&srv.accept_calls);
+		tu_sleep_ms(500);
+		calls1 = atomic_load(&srv.accept_calls);
+		TAP_OK(calls1 - calls0 <= 50, "no busy loop on the listener: "
+		       "%ld IOE_ACCEPT in 500 ms out of fds", calls1 - calls0);
+	}
 
 	/* Collect echoes; a client whose echo is back closes, which gives
 	 * the server an fd for a waiting connection. */
@@ -102,6 +112,9 @@ static void storm(int nconn, int room)
 			if (n == 0 || (n < 0 && errno != EAGAIN &&
 			               errno != EINTR)) {
 				bad++; /* the server dropped it */
+				tap_diag("client %d: %s after %zu bytes", i,
+				         n == 0 ? "EOF" : strerror(errno),
+				         got[i]);
 				close(cfd[i]);
 				cfd[i] = -1;
 				left--;
@@ -136,9 +149,11 @@ static void storm(int nconn, int room)
 	TAP_IS(verified, (long long)nconn * MSG, "bytes echoed and verified");
 	TAP_IS(bad, 0, "no connection dropped, no byte wrong");
 	tap_diag("storm: %d connections, %ld taken before the first EMFILE "
-	         "pause, %ld EMFILE returns, %ld IOE_ACCEPT in all", nconn,
+	         "pause, %ld EMFILE returns, %ld IOE_ACCEPT in all, %ld "
+	         "accepted, %ld closed by the server", nconn,
 	         accepted_first, atomic_load(&srv.emfile),
-	         atomic_load(&srv.accept_calls));
+	         atomic_load(&srv.accept_calls), atomic_load(&srv.accepted),
+	         atomic_load(&srv.closed));
 
 	setrlimit(RLIMIT_NOFILE, &old);
 	{
