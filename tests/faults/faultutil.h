@@ -357,6 +357,7 @@ static inline int fu_sees_close(int fd, unsigned ms)
 struct fu_load {
 	int port, nconn;
 	unsigned max_ms;            /* the thread stops by itself after this */
+	long long rate;             /* bytes/s sent at most; 0: no limit */
 	uint32_t seed;
 	pthread_t thread;
 	atomic_int stop;
@@ -437,9 +438,17 @@ static inline void *fu_load_main(void *arg)
 	uint64_t end = tu_now_ms() + l->max_ms;
 	uint8_t buf[FU_LOAD_WINDOW];
 
+	uint64_t t0 = tu_now_ms();
+
 	while (!atomic_load(&l->stop) && tu_now_ms() < end) {
 		int i, n = 0, r;
 
+		/* a paced load leaves the shared machine's CPUs to others */
+		if (l->rate > 0 && atomic_load(&l->sent) >
+		    l->rate * (long long)(tu_now_ms() - t0 + 1) / 1000) {
+			tu_sleep_ms(1);
+			continue;
+		}
 		for (i = 0; i < l->nconn; i++) {
 			if (l->fd[i] < 0)
 				continue;
@@ -462,14 +471,16 @@ static inline void *fu_load_main(void *arg)
 	return NULL;
 }
 
-/* Connects nconn clients and starts the thread; 0, or -1 (nothing left
- * open). */
+/* Connects nconn clients and starts the thread, sending at most rate
+ * bytes/s (0: as fast as it goes); 0, or -1 (nothing left open). */
 static inline int fu_load_start(struct fu_load *l, int port, int nconn,
-                                unsigned max_ms, uint32_t seed)
+                                unsigned max_ms, uint32_t seed,
+                                long long rate)
 {
 	int i;
 
 	memset(l, 0, sizeof(*l));
+	l->rate = rate;
 	l->port = port;
 	l->nconn = nconn > FU_LOAD_MAX ? FU_LOAD_MAX : nconn;
 	l->max_ms = max_ms;

@@ -11,7 +11,7 @@
 #   t_statsabuse  bad stats-socket clients during echo load
 
 fault_tests = tests/faults/t_emfile tests/faults/t_closerace \
-	tests/faults/t_stopload tests/faults/t_stall
+	tests/faults/t_stopload tests/faults/t_stall tests/faults/t_statsabuse
 unit_tests += $(fault_tests)
 noinst_HEADERS += tests/faults/faultutil.h
 tests_faults_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tests/unit
@@ -19,3 +19,4 @@ tests_faults_t_emfile_CPPFLAGS = $(tests_faults_CPPFLAGS)
 tests_faults_t_closerace_CPPFLAGS = $(tests_faults_CPPFLAGS)
 tests_faults_t_stopload_CPPFLAGS = $(tests_faults_CPPFLAGS)
 tests_faults_t_stall_CPPFLAGS = $(tests_faults_CPPFLAGS)
+tests_faults_t_statsabuse_CPPFLAGS = $(tests_faults_CPPFLAGS)

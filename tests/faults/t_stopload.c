@@ -50,7 +50,7 @@ static void under_load(enum how how, uint32_t seed)
 	epcore_start_epump(core, 2);
 	epcore_start_worker(core, 2);
 	if (fu_srv_start(&srv, core) != 0 ||
-	    fu_load_start(&load, srv.port, NCONN, 60000, seed) != 0) {
+	    fu_load_start(&load, srv.port, NCONN, 60000, seed, 0) != 0) {
 		TAP_OK(0, "%s: server and load started", hows[how]);
 		epcore_free(core);
 		return;
