@@ -22,6 +22,7 @@
 
 #define NLOAD  16
 #define NIDLE  100
+#define NSTALL 8     /* clients that never read */
 #define NLOOP  16
 #define MIB    (1024 * 1024)
 
@@ -234,16 +235,138 @@ static void garbage(const uint8_t *data, size_t len, const char *what,
 	       what, (int)strcspn(buf, "\n"), buf, off, len);
 }
 
+/* ---- clients that never read their replies ---- */
+
+/* Sends n "show info" commands; 1 when all went in within ms. */
+static int send_infos(int fd, long n, unsigned ms)
+{
+	static const char cmd[] = "show info\n";
+	char chunk[100 * 10];
+	long i;
+	uint64_t end = tu_now_ms() + ms;
+
+	for (i = 0; i < 100; i++)
+		memcpy(chunk + i * 10, cmd, 10);
+	for (i = 0; i < n; i += 100) {
+		size_t len = (size_t)((n - i < 100 ? n - i : 100) * 10);
+		size_t off = 0;
+
+		while (off < len) {
+			ssize_t k = send(fd, chunk + off, len - off,
+			                 MSG_NOSIGNAL | MSG_DONTWAIT);
+
+			if (k > 0)
+				off += (size_t)k;
+			else if (k < 0 && errno != EAGAIN && errno != EINTR)
+				return 0;
+			else if (!fu_poll_until(fd, POLLOUT, end))
+				return 0;
+		}
+	}
+	return 1;
+}
+
+/* Did the server close its end within ms?  (A unix socket reports
+ * POLLHUP then, with our receive queue still unread.) */
+static int hung_up(int fd, unsigned ms)
+{
+	uint64_t end = tu_now_ms() + ms;
+
+	for (;;) {
+		struct pollfd p = { fd, 0, 0 };
+		uint64_t now = tu_now_ms();
+
+		if (poll(&p, 1, now >= end ? 0 : (int)(end - now)) > 0 &&
+		    (p.revents & POLLHUP))
+			return 1;
+		if (tu_now_ms() >= end)
+			return 0;
+	}
+}
+
+/*
+ * What a client that sent only "show info" commands got: the greeting,
+ * then replies, each one whole (the same lines as the first, epump_pid
+ * among them, an empty line after it), the last one maybe cut short.  A
+ * server that drops a client's pending output must not go on to send the
+ * rest of a reply it dropped the start of.  Reads all that is left; the
+ * number of whole replies, or -1.
+ */
+static long info_stream(int fd)
+{
+	size_t cap = 16 << 20, len;
+	char *buf = malloc(cap), *p, *q;
+	long replies = 0, lines0 = -1;
+	int closed;
+
+	if (buf == NULL)
+		return -1;
+	len = read_until(fd, buf, cap, 0, NULL, 10000 * slow, &closed);
+	if (strncmp(buf, "EPUMP-STATS/1 ", 14) != 0 ||
+	    (p = strchr(buf, '\n')) == NULL) {
+		free(buf);
+		return -1;
+	}
+	for (p++; (q = strstr(p, "\n\n")) != NULL; p = q + 2) {
+		long lines = 1;
+		char *l;
+
+		*q = '\0';
+		for (l = p; (l = strchr(l, '\n')) != NULL; l++)
+			lines++;
+		if (lines0 < 0)
+			lines0 = lines;
+		if (lines != lines0 || (strncmp(p, "epump_pid\t", 10) != 0 &&
+		                        strstr(p, "\nepump_pid\t") == NULL)) {
+			tap_diag("reply %ld: %ld lines, not %ld: '%.200s'",
+			         replies, lines, lines0, p);
+			free(buf);
+			return -1;
+		}
+		replies++;
+	}
+	(void)len;
+	free(buf);
+	return replies;
+}
+
+/* 1 MiB of "show info": ~40 MiB of replies, none read.  The server keeps
+ * 8 MiB at most for a client, then drops it. */
+static void flood_unread(void)
+{
+	int fd = us_connect(sock);
+	long replies;
+
+	if (!TAP_OK(fd >= 0, "a client that never reads: connected"))
+		return;
+	send_infos(fd, MIB / 10, 10000 * slow); /* EPIPE once dropped */
+	TAP_OK(hung_up(fd, 10000 * slow), "1 MiB of show info, no reply "
+	       "read: the server disconnects the client");
+	replies = info_stream(fd);
+	TAP_OK(replies >= 0, "what it got is the greeting and whole replies "
+	       "(%ld), the last maybe cut short", replies);
+	close(fd);
+}
+
 /* ---- 100 idle connections ---- */
 
 static void idle_clients(struct fu_load *load)
 {
 	static int fd[NIDLE];
+	int nr[NSTALL];
 	char buf[512], first[256];
 	int i, closed, greeted = 0, refused = 0, other = 0, timedout = 0;
-	int connected = 0;
+	int connected = 0, stalled = 0, hup = 0, whole = 0;
 	long long v;
 
+	/* First the clients that send commands and never read: each has
+	 * ~400 KiB of replies, more than its socket takes. */
+	for (i = 0; i < NSTALL; i++) {
+		nr[i] = us_connect(sock);
+		stalled += nr[i] >= 0 && send_infos(nr[i], 1000, 5000 * slow);
+	}
+	TAP_IS(stalled, NSTALL, "8 clients sent 1000 show info each and "
+	       "read nothing");
 	for (i = 0; i < NIDLE; i++)
 		if ((fd[i] = us_connect(sock)) >= 0)
 			connected++;
@@ -267,11 +390,12 @@ static void idle_clients(struct fu_load *load)
 		close(fd[i]);
 		fd[i] = -1;
 	}
-	TAP_OK(greeted > 0 && greeted <= 16 && refused + greeted == NIDLE &&
-	       other == 0, "idle clients: %d greeted (16 at most), %d got "
-	       "ERR 503 and were disconnected, %d other", greeted, refused,
-	       other);
-	if (greeted == 16) {
+	TAP_OK(greeted > 0 && greeted <= 16 - NSTALL &&
+	       refused + greeted == NIDLE && other == 0,
+	       "idle clients: %d greeted (the %d free places at most), %d "
+	       "got ERR 503 and were disconnected, %d other", greeted,
+	       16 - NSTALL, refused, other);
+	if (greeted == 16 - NSTALL) {
 		good_client(first, sizeof(first));
 		TAP_OK(strcmp(first, "ERR 503 too many clients") == 0,
 		       "with 16 held, a good client is refused with ERR 503 "
@@ -295,6 +419,20 @@ static void idle_clients(struct fu_load *load)
 	}
 	TAP_IS(timedout, greeted, "after 5 s every idle client got ERR 408 "
 	       "and was disconnected");
+	/* A client that takes none of its replies for 5 s is dropped too:
+	 * else 16 of them would hold the socket for good. */
+	for (i = 0; i < NSTALL; i++) {
+		if (nr[i] < 0)
+			continue;
+		if (hung_up(nr[i], 10000 * slow)) {
+			hup++;
+			whole += info_stream(nr[i]) >= 0;
+		}
+		close(nr[i]);
+	}
+	TAP_IS(hup, NSTALL, "the clients that read nothing were disconnected");
+	TAP_IS(whole, NSTALL, "what they got is whole replies, the last maybe "
+	       "cut short");
 }
 
 /* ---- 16 clients in a tight loop ---- */
@@ -429,6 +567,7 @@ static void abuse(void)
 	garbage(junk, MIB, "1 MiB of text without a newline", "ERR 413 ",
 	        NULL);
 	free(junk);
+	flood_unread();
 	check_traffic(&load, v, "garbage");
 	check_good("after garbage");
 
