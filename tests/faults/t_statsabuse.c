@@ -159,7 +159,7 @@ static void other_uid(const char *dir)
 	if (pid == 0) {
 		/* Only system calls from here: the parent has threads.  The
 		 * outcome goes up the pipe, a letter then what the server
-		 * sent; the child then ends by SIGKILL, so that no atexit
+		 * sent; the child then becomes true(1), so that no atexit
 		 * handler and no leak checker (valgrind) sees the parent's
 		 * memory in it. */
 		char res[256];
@@ -181,6 +181,7 @@ static void other_uid(const char *dir)
 		}
 		if (write(p[1], res, len + 1) < 0)
 			res[0] = 'w';
+		execl("/bin/true", "true", (char *)NULL);
 		kill(getpid(), SIGKILL);
 		_exit(1);
 	}
