@@ -35,6 +35,7 @@ struct st_client {
 	bool closing;               /* close once the output is sent */
 	uint32_t inlen;
 	uint64_t deadline_ms;       /* a complete command by then */
+	uint64_t taken_ms;          /* output pending: last taken, or since */
 	char in[ST_LINE_MAX + 1];
 	char *out;
 	size_t outlen, outoff, outcap;
@@ -113,6 +114,8 @@ static void out_raw(struct st_client *c, const char *s, size_t n)
 {
 	if (c->closing && c->outlen == 0 && c->out == NULL)
 		return;
+	if (c->outlen == 0)
+		c->taken_ms = ep__now_ms();
 	if (c->outlen + n > c->outcap) {
 		size_t cap = c->outcap ? c->outcap : 4096;
 		char *p;
@@ -120,8 +123,12 @@ static void out_raw(struct st_client *c, const char *s, size_t n)
 		while (cap < c->outlen + n)
 			cap *= 2;
 		if (cap > ST_OUT_MAX || (p = realloc(c->out, cap)) == NULL) {
-			c->closing = true; /* not reading its replies: drop it */
-			c->outlen = c->outoff = 0;
+			/* Not reading its replies: drop it, and the rest of
+			 * the reply being made (no tail without its head). */
+			c->closing = true;
+			c->outlen = c->outoff = c->outcap = 0;
+			free(c->out);
+			c->out = NULL;
 			return;
 		}
 		c->out = p;
@@ -628,6 +635,7 @@ static bool client_write(struct st_client *c)
 		if (n < 0)
 			return errno == EAGAIN || errno == EINTR;
 		c->outoff += (size_t)n;
+		c->taken_ms = ep__now_ms();
 	}
 	c->outoff = c->outlen = 0;
 	return !c->closing;
@@ -642,15 +650,23 @@ static void *stats_main(void *arg)
 		uint64_t now = ep__now_ms(), next = now + ST_IDLE_MS;
 		int i, n = 2, timeout;
 
-		for (i = 0; i < s->nclients; i++) {
+		for (i = s->nclients - 1; i >= 0; i--) {
 			struct st_client *c = &s->cl[i];
 
+			/* Taking none of its replies for as long: dropped,
+			 * else clients that stop reading hold every place. */
+			if (c->outlen > 0 && c->taken_ms + ST_IDLE_MS <= now) {
+				client_close(s, i);
+				continue;
+			}
 			if (c->deadline_ms <= now && !c->closing) {
 				out_err(c, 408, "idle too long");
 				c->closing = true;
 			}
 			if (!c->closing && c->deadline_ms < next)
 				next = c->deadline_ms;
+			if (c->outlen > 0 && c->taken_ms + ST_IDLE_MS < next)
+				next = c->taken_ms + ST_IDLE_MS;
 		}
 		pfd[0].fd = s->wakefd;
 		pfd[0].events = POLLIN;
