@@ -1,7 +1,7 @@
 #!/usr/bin/env bats
 # The soak test (make check-soak; not part of make check): examples/echosrv
 # with 2 epump threads and 2 workers holds 9,000 concurrent connections for
-# SOAK_SECONDS (default 60) after a 10 s warm-up, while tests/soak/soakclient
+# SOAK_SECONDS (default 60) after a 30 s warm-up, while tests/soak/soakclient
 # churns them: random burst sizes, slow readers, half-closes, resets
 # mid-send, reconnects.  It must give back every byte of every connection
 # that was not reset, in order; its RSS at the end of the hold must be
@@ -10,7 +10,8 @@
 # Figures go to the TAP output as "# ..." lines.  127.0.0.0/8 only; every
 # wait is bounded; the server and the client are killed in teardown.
 #
-# Environment: SOAK_SECONDS (the hold), SOAK_WARMUP (default 10),
+# Environment: SOAK_SECONDS (the hold), SOAK_WARMUP (default 30: the
+# server's heap takes ~30-45 s of churn to reach its high-water mark),
 # SOAK_CONNS (default 9000; fewer only for a local try), SOAK_SEED;
 # ECHOSRV and SOAKCLIENT may name other binaries.
 
@@ -19,7 +20,7 @@ load ../helpers
 ECHOSRV=${ECHOSRV:-$top_builddir/examples/echosrv}
 SOAKCLIENT=${SOAKCLIENT:-$top_builddir/tests/soak/soakclient}
 SOAK_SECONDS=${SOAK_SECONDS:-60}
-SOAK_WARMUP=${SOAK_WARMUP:-10}
+SOAK_WARMUP=${SOAK_WARMUP:-30}
 SOAK_CONNS=${SOAK_CONNS:-9000}
 # Each process needs one fd per connection, and more while connections
 # close and open: ask for about twice that as the fd limit.
@@ -56,7 +57,7 @@ nfds() { ls "/proc/$srv_pid/fd" | wc -l; }
 @test "soak: echosrv -t2 -w2 holds $SOAK_CONNS connections for ${SOAK_SECONDS}s of churn; every byte back, RSS flat, no fd leaked" {
 	local hard seed=${SOAK_SEED:-$RANDOM} out=$BATS_TEST_TMPDIR/cli.out
 	local err=$BATS_TEST_TMPDIR/cli.err port= base rss warm_rss= end_rss=
-	local peak_rss=0 peak_fds=0 n status=0 i summary left
+	local peak_rss=0 peak_fds=0 n status=0 i summary left trace= tick=0
 
 	hard=$(ulimit -Hn)
 	[ "$hard" = unlimited ] && hard=$NEED_FDS
@@ -99,6 +100,8 @@ nfds() { ls "/proc/$srv_pid/fd" | wc -l; }
 		fi
 		if [ -n "$warm_rss" ] && ! grep -q 'hold done' "$out"; then
 			end_rss=$(rss_kb)
+			# Every 10th sample of the hold, for the figures.
+			[ $((tick++ % 10)) -eq 0 ] && trace="$trace $end_rss"
 		fi
 		rss=$(rss_kb); n=$(nfds)
 		[ "${rss:-0}" -gt "$peak_rss" ] && peak_rss=$rss
@@ -119,7 +122,9 @@ nfds() { ls "/proc/$srv_pid/fd" | wc -l; }
 	figure "connections held at once: peak $(val held) (wanted $SOAK_CONNS), fewest during the hold $(val min_held); made in all $(val made)"
 	figure "bytes sent $(val sent), verified $(val verified); on connections not reset: sent $(val kept_sent), verified $(val kept_verified)"
 	figure "injected: resets $(val resets), half-closes $(val half_closes), slow readers $(val slow); errors $(val errors)"
+	figure "connects: slowest $(val connect_max_ms) ms, $(val slow_connects) took 1 s or more (a SYN sent again)"
 	figure "echosrv RSS: after warm-up ${warm_rss:-?} kB, end of hold ${end_rss:-?} kB, peak $peak_rss kB; fds: $base before, peak $peak_fds"
+	figure "echosrv RSS every 10 s of the hold (kB):$trace"
 
 	[ "$status" -eq 0 ] || { echo "soakclient failed (status $status)"; false; }
 	[ "$(val errors)" -eq 0 ]
@@ -147,6 +152,7 @@ nfds() { ls "/proc/$srv_pid/fd" | wc -l; }
 		sleep 0.1
 	done
 	left=$(ss -tn state established "( sport = :$port )" 2>/dev/null | tail -n +2 | wc -l)
+	figure "echosrv CPU time over the run: $(awk -v hz="$(getconf CLK_TCK)" '{ sub(/.*\) /, ""); printf "%.1f s", ($12 + $13) / hz }' "/proc/$srv_pid/stat")"
 	figure "echosrv fds: $base before any client, $n after all closed (after $((i / 10)).$((i % 10)) s); RSS then $(rss_kb) kB; established connections left: $left"
 	[ "$n" -eq "$base" ] || { echo "echosrv holds $((n - base)) fds more than before the clients"; ls -l "/proc/$srv_pid/fd" | tail -20; false; }
 

@@ -29,7 +29,8 @@
  * up one address's ephemeral ports.
  *
  * Phases, each announced by a line on stdout (the test reads them):
- *   "soakclient: ramp done ..."     every slot connected once (at most 60 s);
+ *   "soakclient: ramp done ..."     every slot connected, all idle so far
+ *                                   (at most 60 s); then the churn starts;
  *   "soakclient: warm-up done ..."  W more seconds of churn;
  *   "soakclient: t=..."             progress every 10 s of the hold;
  *   "soakclient: hold done ..."     D more seconds; then no new
@@ -91,6 +92,7 @@ struct conn {
 	uint64_t tx_lim;          /* end of the current burst */
 	uint64_t reset_at;        /* END_RESET: RST once tx reaches it */
 	int round, rounds, reset_round;
+	long long t_connect;      /* when connect(2) was called (ms) */
 };
 
 struct timer {
@@ -101,7 +103,7 @@ struct timer {
 
 static struct conn *conns;
 static int nconns = 9000, hold_s = 60, warm_s = 10, nsrc = 16;
-static int maxsize = 64 * 1024, drain_s = 60, think_ms = 2000;
+static int maxsize = 64 * 1024, drain_s = 60, think_ms = 3000;
 static int rounds_max = 20;
 static unsigned long long max_total = 1000000;
 static uint64_t seed = 1;
@@ -115,6 +117,8 @@ static size_t nheap, heapcap;
 
 static int pending, held, held_peak, held_min = -1, errors;
 static unsigned long long made, resets, half_closes, closes, slow_conns;
+static unsigned long long slow_connects;  /* took a second or more */
+static long long connect_max_ms;
 static unsigned long long sent, verified, kept_sent, kept_verified;
 static unsigned char txbuf[CHUNK], rxbuf[CHUNK], want[CHUNK];
 
@@ -444,6 +448,7 @@ static void connect_slot(int slot)
 	c->slow = rnd(c, 100) < 15;
 	slow_conns += (unsigned long long)c->slow;
 	c->state = CONNECTING;
+	c->t_connect = now_ms();
 	pending++;
 
 	c->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -484,8 +489,19 @@ static void on_event(struct conn *c, uint32_t ev)
 			return;
 		}
 		pending--;
+		/* A second or more: the SYN was dropped and sent again,
+		 * the server's listen queue was full. */
+		if (now_ms() - c->t_connect > connect_max_ms)
+			connect_max_ms = now_ms() - c->t_connect;
+		if (now_ms() - c->t_connect >= 1000)
+			slow_connects++;
 		if (++held > held_peak)
 			held_peak = held;
+		if (phase == RAMP) {    /* idle until all are open */
+			c->state = THINK;
+			update(c);
+			return;
+		}
 		start_round(c);
 		send_some(c);
 		return;
@@ -539,7 +555,7 @@ static void usage(FILE *f)
 	    "  -s MAX      largest burst, bytes (default 65536)\n"
 	    "  -N TOTAL    connections opened at most (default 1000000)\n"
 	    "  -T SECS     the drain after the hold, at most (default 60)\n"
-	    "  --think MS  longest pause between two bursts (default 2000)\n"
+	    "  --think MS  longest pause between two bursts (default 3000)\n"
 	    "  --rounds N  most bursts of one connection (default 20)\n");
 }
 
@@ -637,6 +653,11 @@ int main(int argc, char **argv)
 			report("ramp done", t0, now);
 			phase = WARMUP;
 			phase_end = now + warm_s * 1000LL;
+			/* The first bursts, spread over one think time. */
+			for (i = 0; i < nconns; i++)
+				timer_add(&conns[i], now +
+				          (long long)rnd(&conns[i],
+				                         (uint64_t)think_ms + 1));
 		} else if (phase == RAMP && now >= phase_end) {
 			fprintf(stderr, PROG ": the ramp did not reach %d "
 			        "connections in %d s (held %d)\n", nconns,
@@ -662,6 +683,10 @@ int main(int argc, char **argv)
 				report("hold done", t0, now);
 				phase = DRAIN;
 				phase_end = now + drain_s * 1000LL;
+				/* No more bursts: those between two end now. */
+				for (i = 0; i < nconns; i++)
+					if (conns[i].state == THINK)
+						finish(&conns[i]);
 			}
 		}
 		if (phase == DRAIN && nfree == nconns)
@@ -679,7 +704,8 @@ int main(int argc, char **argv)
 					     conns[i].state == SHUT ?
 					     "waiting for EOF" :
 					     conns[i].state == CONNECTING ?
-					     "connecting" : "waiting for echo");
+					     "connecting" : conns[i].state == THINK ?
+					     "between bursts" : "waiting for echo");
 			break;
 		}
 
@@ -712,9 +738,11 @@ int main(int argc, char **argv)
 		}
 	printf(PROG ": held=%d min_held=%d made=%llu sent=%llu verified=%llu "
 	       "kept_sent=%llu kept_verified=%llu resets=%llu "
-	       "half_closes=%llu closes=%llu slow=%llu errors=%d\n",
+	       "half_closes=%llu closes=%llu slow=%llu slow_connects=%llu "
+	       "connect_max_ms=%lld errors=%d\n",
 	       held_peak, held_min, made, sent, verified, kept_sent,
-	       kept_verified, resets, half_closes, closes, slow_conns, errors);
+	       kept_verified, resets, half_closes, closes, slow_conns,
+	       slow_connects, connect_max_ms, errors);
 	return errors == 0 && held_peak == nconns &&
 	       kept_sent == kept_verified ? EX_OK : 1;
 }
