@@ -6,7 +6,7 @@
 # bench-echo" builds the programs and then runs this script.
 #
 #   echo-run.sh [-r ROUNDS] [-d SECONDS] [-n COUNT] [-c "CONNSxSIZE ..."]
-#               [-e ECHOSRV] [-k "SUBJECT ..."] [-S]
+#               [-e ECHOSRV] [-k "SUBJECT ..."] [-S] [-I COUNT]
 #
 #   -r ROUNDS  timed rounds per case, alternating the servers (A B C, A B C,
 #              ...) so that machine noise hits all alike (default 3, 1..20)
@@ -17,6 +17,8 @@
 #   -k SUBJECTS only these servers (names as in the table; default: all;
 #              raw-epoll is always run, every ratio needs it)
 #   -S         skip the strace runs (no syscall columns)
+#   -I COUNT   also count the server's user-space instructions per round
+#              trip with valgrind's callgrind (see below; off by default)
 #
 # Servers (subjects), each pinned to CPU 0 with taskset, the client to CPU 1:
 #   raw-epoll             peers/echo_epoll, the reference
@@ -48,6 +50,16 @@
 # during COUNT round trips counts the server's system calls per round trip.
 # strace slows the server down a lot: only the counts of that run are used.
 #
+# With -I, per server and case, two more runs under `valgrind
+# --tool=callgrind` (through ../../libtool --mode=execute from
+# BENCH_BINDIR when there is one, for libtool's wrapper scripts), with
+# COUNT and 3 x COUNT round trips of an ungated client: the difference of
+# their instruction counts over the difference of their round trips is
+# the server's user-space instructions per round trip (Ir/rt), setup and
+# teardown cancelled out.  It is exact and repeatable, unlike the CPU time
+# of a shared machine, but blind to the kernel, which does most of a
+# round trip's work.
+#
 # BENCH_BINDIR names the directory that holds echoload and peers/ (default:
 # this script's directory).  If BENCH_TSV names a file, one line per figure
 # is appended to it: "case subject metric value peer ratio target",
@@ -67,9 +79,10 @@ cases="50x64 1000x1024"
 echosrv=
 do_strace=yes
 only=
+icount=
 
 usage() {
-	echo "usage: $0 [-r ROUNDS] [-d SECONDS] [-n COUNT] [-c \"CONNSxSIZE ...\"] [-e ECHOSRV] [-k \"SUBJECT ...\"] [-S]"
+	echo "usage: $0 [-r ROUNDS] [-d SECONDS] [-n COUNT] [-c \"CONNSxSIZE ...\"] [-e ECHOSRV] [-k \"SUBJECT ...\"] [-S] [-I COUNT]"
 }
 
 posint() { # value name max
@@ -91,6 +104,7 @@ while [ $# -gt 0 ]; do
 	-e) echosrv=${2:?-e wants a path}; shift 2 ;;
 	-k) only=${2:?-k wants subject names}; shift 2 ;;
 	-S) do_strace=no; shift ;;
+	-I) icount=${2:?-I wants a count}; shift 2 ;;
 	-h|--help) usage; exit 0 ;;
 	*) usage >&2; exit 2 ;;
 	esac
@@ -98,6 +112,7 @@ done
 posint "$rounds" -r 20
 posint "$secs" -d 600
 posint "$scount" -n 100000000
+[ -z "$icount" ] || posint "$icount" -I 10000000
 for c in $cases; do
 	case $c in
 	[1-9]*x[1-9]*) posint "${c%x*}" "-c connections" 100000
@@ -149,6 +164,12 @@ elif [ "$ncpu" -lt 2 ]; then
 	echo "== one CPU: server and client both on CPU 0"
 	clicpu="taskset -c 0"
 fi
+if [ -n "$icount" ] && ! command -v valgrind >/dev/null 2>&1; then
+	echo "== no valgrind: no instruction counts"
+	icount=
+fi
+ltexec=
+[ -x "$bindir/../../libtool" ] && ltexec="$bindir/../../libtool --mode=execute"
 if [ "$do_strace" = yes ] && ! command -v strace >/dev/null 2>&1; then
 	echo "== no strace: no syscall columns"
 	do_strace=no
@@ -392,6 +413,67 @@ strace_run() { # case config
 	    '$1 == c && $2 == k && $3 == "total" { print $4 }' "$tmp/sys")"
 }
 
+# One pair of callgrind runs: appends "case config instructions_per_rt"
+# to $tmp/ir.
+icount_run() { # case config
+	_case=$1 _conns=${1%x*} _size=${1#*x} _k=$2 _envs='' _ir='' _rt=''
+	# shellcheck disable=SC2046
+	set -- $(config_cmd "$_k")
+	if [ "$1" = env ]; then
+		shift
+		while case $1 in *=*) :;; *) false;; esac; do
+			_envs="$_envs $1"
+			shift
+		done
+	fi
+	for _cnt in "$icount" "$((icount * 3))"; do
+		rm -f "$tmp/srv.out" "$tmp/cg.out" "$tmp/load.out"
+		# shellcheck disable=SC2086
+		$srvcpu env $_envs $ltexec valgrind --tool=callgrind \
+		    --callgrind-out-file="$tmp/cg.out" "$@" -p 0 -a 127.0.0.1 \
+		    > "$tmp/srv.out" 2>&1 &
+		spid=$!
+		if ! wait_for "$tmp/srv.out" "*listening on *" 600 "$spid"; then
+			echo "== $_k under callgrind: no ready line in 60 s:"
+			cat "$tmp/srv.out"
+			stop "$spid" KILL; spid=
+			return 1
+		fi
+		port=${found#*listening on }
+		port=${port%% *}
+		port=${port##*:}
+		$clicpu timeout -s KILL 900 "$load" -p "$port" -c "$_conns" \
+		    -s "$_size" -n "$_cnt" -d 600 > "$tmp/load.out" 2>&1
+		_st=$?
+		kill -TERM "$spid" 2>/dev/null
+		_w=0  # callgrind writes its file on the way out: up to 60 s
+		while kill -0 "$spid" 2>/dev/null && [ "$_w" -lt 600 ]; do
+			sleep 0.1
+			_w=$((_w + 1))
+		done
+		stop "$spid" KILL
+		spid=
+		wait_for "$tmp/load.out" "round_trips *" 0 || _st=1
+		_r=${found#round_trips }
+		_i=$(awk '$1 == "totals:" || $1 == "summary:" { print $2; exit }' \
+		    "$tmp/cg.out" 2>/dev/null)
+		if [ "$_st" != 0 ] || [ -z "$_i" ]; then
+			echo "== $_k under callgrind failed (client exit $_st):"
+			cat "$tmp/load.out" "$tmp/srv.out"
+			return 1
+		fi
+		_ir="$_ir $_i"
+		_rt="$_rt $_r"
+	done
+	# shellcheck disable=SC2086
+	set -- $_ir $_rt
+	_v=$(awk -v i1="$1" -v i2="$2" -v r1="$3" -v r2="$4" \
+	    'BEGIN { printf "%.0f", (r2 > r1 ? (i2 - i1) / (r2 - r1) : 0) }')
+	printf '   %-9s %-23s callgrind: %s user-space instructions/rt\n' \
+	    "$_case" "$_k" "$_v"
+	echo "$_case $_k $_v" >> "$tmp/ir"
+}
+
 # The subjects to run: those picked with -k (and the peers their ratios
 # need), whose program is built.
 wanted() { # subject
@@ -432,6 +514,7 @@ echo "   subjects:$configs"
 status=0
 : > "$tmp/timed"
 : > "$tmp/sys"
+: > "$tmp/ir"
 subjects > "$tmp/subjects"
 for c in $cases; do
 	r=1
@@ -448,6 +531,12 @@ for c in $cases; do
 			strace_run "$c" "$k" || status=1
 		done
 	fi
+	if [ -n "$icount" ]; then
+		echo "== $c instructions (callgrind, $icount and $((icount * 3)) round trips)"
+		for k in $configs; do
+			icount_run "$c" "$k" || status=1
+		done
+	fi
 done
 
 echo
@@ -455,7 +544,8 @@ echo "== summary: median of $rounds round(s); us/rt = server CPU (user+sys) per 
 echo "   user = its user-space part; ratio = us/rt / the peer's us/rt (raw-epoll, or for"
 echo "   libepump-stats, libepump-buffered: stats on / stats off); sys/rt and the top"
 echo "   syscalls: system calls per round trip (strace -c -f); target: the issue's"
-echo "   bound on the ratio and on sys/rt; met: whether this run's figures are within it"
+echo "   bound on the ratio and on sys/rt; met: whether this run's figures are within it;"
+echo "   Ir/rt: user-space instructions per round trip (callgrind, -I), Ir-x: its ratio"
 : > "$tmp/tsv"
 awk -v order="$configs" -v tsv="$tmp/tsv" '
 function median(list,   n, v, i, j, t) {
@@ -488,12 +578,14 @@ file == 2 {
 file == 3 {
 	if ($3 == "total") { tot[$1, $2] = $4; next }
 	ns = ++nsys[$1, $2]; sname[$1, $2, ns] = $3; scnt[$1, $2, ns] = $4
+	next
 }
+file == 4 { ir[$1, $2] = $3 }
 END {
 	nk = split(order, ks, " ")
-	printf "%-9s %-20s %7s %7s %6s %5s %-16s %7s %-6s %-4s %s\n", "case",
-	    "subject", "rt/s", "us/rt", "user", "ratio", "target", "sys/rt",
-	    "target", "met", "top syscalls per rt"
+	printf "%-9s %-20s %7s %7s %6s %5s %-16s %7s %-6s %-4s %5s %5s %s\n",
+	    "case", "subject", "rt/s", "us/rt", "user", "ratio", "target",
+	    "sys/rt", "target", "met", "Ir/rt", "Ir-x", "top syscalls per rt"
 	for (i = 1; i <= nc; i++) {
 		c = cs[i]
 		for (j = 1; j <= nk; j++) {
@@ -525,17 +617,25 @@ END {
 			else if (m == "-") m = m2
 			tgt = tcpu[k] == "-" ? "-" : tcpu[k] "x"
 			if (p != "-" && p != "raw-epoll") tgt = tgt " " substr(p, 10)
-			printf "%-9s %-20s %7.0f %7.3f %6.3f %5s %-16s %7s %-6s %-4s %s\n",
+			irv = ((c, k) in ir) ? ir[c, k] : "-"
+			irx = "-"
+			if (irv != "-" && p != "-" && (c, p) in ir && ir[c, p] > 0)
+				irx = sprintf("%.2f", irv / ir[c, p])
+			printf "%-9s %-20s %7.0f %7.3f %6.3f %5s %-16s %7s %-6s %-4s %5s %5s %s\n",
 			    c, k, median(rtps[c, k]), u, median(uu[c, k]),
 			    ratio == "-" ? "-" : sprintf("%.2f", ratio), tgt, sys,
-			    tsys[k], m, top
+			    tsys[k], m, irv, irx, top
 			row(c, k, "cpu_us_per_rt", sprintf("%.3f", u),
 			    ratio == "-" ? "-" : p, ratio, tcpu[k])
 			if (sys != "-")
 				row(c, k, "syscalls_per_rt", sys, "-", "-", tsys[k])
+			if (irv != "-")
+				row(c, k, "user_instr_per_rt", irv,
+				    irx == "-" ? "-" : p, irx == "-" ? "-" : \
+				    sprintf("%.3f", irv / ir[c, p]), "-")
 		}
 	}
-}' "$tmp/subjects" "$tmp/timed" "$tmp/sys"
+}' "$tmp/subjects" "$tmp/timed" "$tmp/sys" "$tmp/ir"
 echo "(rt/s is informational: it depends on the client too; read us/rt and ratio."
 echo " Ratios within about +-10% of 1 are noise on a shared 2-core machine: rerun with -r 5.)"
 if [ -n "${BENCH_TSV:-}" ]; then
