@@ -4,7 +4,12 @@
  * thread that owns it (its epump thread, or its worker with -w), so its
  * state needs no lock.  SIGINT or SIGTERM stops it cleanly.
  *
- *   echosrv [-m] [-p PORT] [-a ADDR] [-t THREADS] [-w WORKERS] [-b BACKEND]
+ *   echosrv [-mD] [-p PORT] [-a ADDR] [-t THREADS] [-w WORKERS] [-b BACKEND]
+ *
+ * -D (direct) writes each echo with send(2) on the device's fd and gives
+ * iodev_send() only what the kernel did not take, as a server on a bare
+ * callback loop would: the benchmark (tests/bench/echo-run.sh) uses it to
+ * tell the loop's cost from iodev_send()'s.
  */
 #include <epump.h>
 
@@ -14,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sysexits.h>
 #include <unistd.h>
 
@@ -25,11 +31,37 @@
 static epcore_t *core;
 static volatile sig_atomic_t stop_signal;
 static int conn_bind = BIND_ONE_EPUMP; /* where accepted clients are polled */
+static int direct;                     /* -D: send(2) first, see send_echo */
 
 static void on_signal(int sig)
 {
 	stop_signal = sig;
 	epcore_stop(core); /* async-signal-safe: epump_main_start() returns */
+}
+
+/*
+ * Send n bytes or fail (-1).  iodev_send() writes what the kernel takes at
+ * once and queues the rest.  With -D the write is ours, a plain send(2),
+ * while nothing is queued (bytes must stay in order); what it leaves goes
+ * to iodev_send().  The bytes sent this way are not in the stats socket's
+ * byte counts.
+ */
+static int send_echo(iodev_t *dev, const char *buf, size_t n)
+{
+	ssize_t w = 0;
+
+	if (direct && iodev_sendq_len(dev) == 0) {
+		w = send(iodev_fd(dev), buf, n, MSG_NOSIGNAL);
+		if (w < 0 && errno != EAGAIN)
+			return -1;
+		if (w < 0)
+			w = 0;
+		if ((size_t)w == n)
+			return 0;
+	}
+	buf += w;
+	n -= (size_t)w;
+	return iodev_send(dev, buf, n) == (ssize_t)n ? 0 : -1;
 }
 
 /*
@@ -68,7 +100,7 @@ static void echo(iodev_t *dev)
 			return;
 		}
 		/* All or nothing: a stream that lost bytes must not go on. */
-		if (iodev_send(dev, buf, (size_t)n) != n) {
+		if (send_echo(dev, buf, (size_t)n) < 0) {
 			iodev_close(dev);
 			return;
 		}
@@ -122,7 +154,7 @@ static int on_listener(void *cbpara, void *obj, int event, int fdtype)
 static void usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: " PROG " [-m] [-p PORT] [-a ADDR] [-t THREADS]\n"
+	    "usage: " PROG " [-mD] [-p PORT] [-a ADDR] [-t THREADS]\n"
 	    "               [-w WORKERS] [-b BACKEND]\n"
 	    "A TCP echo server: sends back every byte it receives.\n\n"
 	    "  -p, --port=PORT     listen on PORT (default 7000; 0: any)\n"
@@ -136,6 +168,8 @@ static void usage(FILE *f)
 	    "                      default: the best available)\n"
 	    "  -m, --mlisten       a listening socket per epump thread\n"
 	    "                      (SO_REUSEPORT), not one shared socket\n"
+	    "  -D, --direct        write echoes with send(2), queueing only\n"
+	    "                      the rest (default: all via iodev_send)\n"
 	    "  -h, --help          show this help and exit\n"
 	    "  -V, --version       show the library's version and exit\n\n"
 	    "Ready, it prints \"" PROG ": listening on ADDR:PORT (...)\" on\n"
@@ -166,6 +200,7 @@ int main(int argc, char **argv)
 		{ "workers", required_argument, NULL, 'w' },
 		{ "backend", required_argument, NULL, 'b' },
 		{ "mlisten", no_argument, NULL, 'm' },
+		{ "direct", no_argument, NULL, 'D' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
@@ -176,7 +211,7 @@ int main(int argc, char **argv)
 	iodev_t *listener;
 	char host[64];
 
-	while ((c = getopt_long(argc, argv, "p:a:t:w:b:mhV", longopts,
+	while ((c = getopt_long(argc, argv, "p:a:t:w:b:mDhV", longopts,
 	                        NULL)) != -1) {
 		switch (c) {
 		case 'p': port = number(optarg, 65535, c); break;
@@ -185,6 +220,7 @@ int main(int argc, char **argv)
 		case 'w': workers = number(optarg, 1024, c); break;
 		case 'b': setenv("EPUMP_BACKEND", optarg, 1); break;
 		case 'm': mlisten = 1; break;
+		case 'D': direct = 1; break;
 		case 'h': usage(stdout); return EX_OK;
 		case 'V': printf(PROG " (libepump %s)\n", epump_version());
 			  return EX_OK;
