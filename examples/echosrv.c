@@ -141,8 +141,11 @@ static int on_listener(void *cbpara, void *obj, int event, int fdtype)
 	/* Accept every waiting connection: one edge may stand for many. */
 	while ((dev = eptcp_accept(core, obj, NULL, on_client, NULL,
 	                           conn_bind, 0)) != NULL) {
-		eptcp_nodelay(dev, 1);      /* echo small messages at once */
-		iodev_set_sendq_limit(dev, SENDQ_MAX);
+		/* Echo small messages at once.  No iodev_set_sendq_limit():
+		 * echo() keeps the queue under SENDQ_MAX by itself, and
+		 * setting a limit allocates the queue now, 48 bytes more
+		 * for every connection, idle ones too. */
+		eptcp_nodelay(dev, 1);
 	}
 	/* EAGAIN: none left.  EMFILE/ENFILE (out of fds): the library
 	 * pauses this listener and retries by itself, so just stop here. */
