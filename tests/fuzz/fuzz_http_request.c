@@ -28,7 +28,7 @@ static int ends_head(const char *p, size_t i)
 static void check_head(const char *head, size_t hlen)
 {
 	char *copy = malloc(hlen + 1), *line;
-	size_t i, llen;
+	size_t llen;
 	struct req r, rl;
 	int st;
 
@@ -74,7 +74,6 @@ static void check_head(const char *head, size_t hlen)
 	} else {
 		FUZZ_ASSERT(r.status == 400);
 	}
-	(void)i;
 	free(copy);
 }
 
