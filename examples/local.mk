@@ -8,7 +8,7 @@
 noinst_PROGRAMS += examples/echosrv examples/httpsrv
 examples_echosrv_SOURCES = examples/echosrv.c
 examples_echosrv_LDADD = lib/libepump.la
-examples_httpsrv_SOURCES = examples/httpsrv.c
+examples_httpsrv_SOURCES = examples/httpsrv.c examples/httpreq.c examples/httpreq.h
 examples_httpsrv_LDADD = lib/libepump.la
 dist_noinst_SCRIPTS = examples/demo.sh
 

@@ -510,6 +510,23 @@ void ep__dev_unhold(struct iodev *dev, uint64_t id);
 struct ep__stats;
 void ep__stats_free(epcore_t *core);
 
+/* The stats socket's commands (stats_cmd.c). */
+enum ep__stats_cmd {
+	EP__SC_NONE,            /* no complete line yet */
+	EP__SC_HELP, EP__SC_INFO, EP__SC_THREADS, EP__SC_QUEUES,
+	EP__SC_FDS, EP__SC_TIMERS, EP__SC_ALL, EP__SC_QUIT,
+	EP__SC_UNKNOWN,         /* a text line that is no command */
+	EP__SC_BINARY           /* a control byte (not tab or CR), or 8-bit */
+};
+/* The command on the first line of in[0..len): *used is that line's
+ * length with its '\n' (0 with EP__SC_NONE).  Blanks, tabs and CRs around
+ * it are ignored.  Pure: reads in[0..len) only, keeps no state. */
+enum ep__stats_cmd ep__stats_cmd_next(const char *in, size_t len,
+                                      size_t *used);
+/* The i-th command's text, in the order "help" lists them; NULL past the
+ * last. */
+const char *ep__stats_cmd_name(size_t i);
+
 static inline bool ep__stats_on(const epcore_t *core)
 {
 	return atomic_load_explicit(&core->stats_on, memory_order_relaxed);

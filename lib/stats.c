@@ -493,44 +493,43 @@ static void show_info(struct ep__stats *s, struct st_client *c)
 	        (unsigned long long)events);
 }
 
-static void command(struct ep__stats *s, struct st_client *c, char *line)
+static void command(struct ep__stats *s, struct st_client *c,
+                    enum ep__stats_cmd cmd)
 {
-	size_t n = strlen(line);
+	const char *name;
+	size_t i;
 
-	while (n > 0 && (line[n - 1] == '\r' || line[n - 1] == ' ' ||
-	                 line[n - 1] == '\t'))
-		line[--n] = '\0';
-	while (*line == ' ' || *line == '\t')
-		line++;
-	if (strcmp(line, "help") == 0) {
-		static const char *const cmds[] = {
-			"help", "show info", "show threads", "show queues",
-			"show fds", "show timers", "show all", "quit",
-		};
-		size_t i;
-
-		for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
-			out_fmt(c, "help\tinfo\t-\t%s\n", cmds[i]);
-	} else if (strcmp(line, "show info") == 0) {
+	switch (cmd) {
+	case EP__SC_HELP:
+		for (i = 0; (name = ep__stats_cmd_name(i)) != NULL; i++)
+			out_fmt(c, "help\tinfo\t-\t%s\n", name);
+		break;
+	case EP__SC_INFO:
 		show_info(s, c);
-	} else if (strcmp(line, "show threads") == 0) {
+		break;
+	case EP__SC_THREADS:
 		show_threads(s, c);
-	} else if (strcmp(line, "show queues") == 0) {
+		break;
+	case EP__SC_QUEUES:
 		show_queues(s, c);
-	} else if (strcmp(line, "show fds") == 0) {
+		break;
+	case EP__SC_FDS:
 		show_fds(s, c);
-	} else if (strcmp(line, "show timers") == 0) {
+		break;
+	case EP__SC_TIMERS:
 		show_timers(s, c);
-	} else if (strcmp(line, "show all") == 0) {
+		break;
+	case EP__SC_ALL:
 		show_info(s, c);
 		show_threads(s, c);
 		show_queues(s, c);
 		show_timers(s, c);
 		show_fds(s, c);
-	} else if (strcmp(line, "quit") == 0) {
+		break;
+	case EP__SC_QUIT:
 		c->closing = true;
 		return;
-	} else {
+	default:
 		out_err(c, 400, "unknown command (try help)");
 		return;
 	}
@@ -590,33 +589,28 @@ static void client_accept(struct ep__stats *s)
 static bool client_read(struct ep__stats *s, struct st_client *c)
 {
 	ssize_t n = read(c->fd, c->in + c->inlen, ST_LINE_MAX - c->inlen);
-	char *nl;
+	size_t used;
 
 	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
 		return false;
 	if (n < 0)
 		return true;
 	c->inlen += (uint32_t)n;
-	c->in[c->inlen] = '\0';
-	while (!c->closing && (nl = memchr(c->in, '\n', c->inlen)) != NULL) {
-		size_t len = (size_t)(nl - c->in), i;
+	while (!c->closing) {
+		enum ep__stats_cmd cmd = ep__stats_cmd_next(c->in, c->inlen,
+		                                             &used);
 
-		*nl = '\0';
-		for (i = 0; i < len; i++) {
-			unsigned char ch = (unsigned char)c->in[i];
-
-			if ((ch < 0x20 && ch != '\t' && ch != '\r') || ch > 0x7e)
-				break;
-		}
-		if (i < len) {
+		if (cmd == EP__SC_NONE)
+			break;
+		if (cmd == EP__SC_BINARY) {
 			out_err(c, 400, "not a text command");
 			c->closing = true;
 			break;
 		}
-		command(s, c, c->in);
+		command(s, c, cmd);
 		c->deadline_ms = ep__now_ms() + ST_IDLE_MS;
-		memmove(c->in, nl + 1, c->inlen - len - 1);
-		c->inlen -= (uint32_t)(len + 1);
+		memmove(c->in, c->in + used, c->inlen - used);
+		c->inlen -= (uint32_t)used;
 	}
 	if (!c->closing && c->inlen >= ST_LINE_MAX) {
 		out_err(c, 413, "line too long");

@@ -34,10 +34,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "epstat_parse.h"
+
 #define PROG        "epstat"
 /* VERSION comes from config.h (configure.ac): one source. */
 #define PROTO_MAJOR 1               /* the protocol version we speak */
-#define LINE_MAX_IN (64 * 1024)     /* longest reply line we accept */
 #define REPLY_MAX   (256L << 20)    /* bytes in one reply: a sanity bound */
 #define STATS_HINT  "start it with EPUMP_STATS=1 in its environment " \
 		    "(or have it call epcore_stats_enable(3))"
@@ -239,18 +240,7 @@ static const char *kind_key[E_NKINDS] = { NULL, "thread", "id" };
 
 /* ---- one sample: the replies of one process, grouped into entities ---- */
 
-struct label {
-	char *k, *v;
-};
-
-struct metric {
-	char *line;            /* owns the strings below */
-	char *name, *type, *value;
-	struct label *lab;
-	int nlab;
-	double num;            /* value as a number (NAN: not one) */
-	const struct known *kn;
-};
+/* struct label and struct metric: epstat_parse.h */
 
 struct ent {
 	char *key;             /* thread name or device id; NULL: the process */
@@ -444,7 +434,7 @@ struct conn {
 /* An ERR line as an exit code: 403 is the server refusing us. */
 static int err_line(const struct conn *c, const char *line)
 {
-	long code = strtol(line + 4, NULL, 10);
+	long code = eps_err_code(line);
 
 	if (code == 403)
 		return seterr(EX_NOPERM, "%s: the server refused us: %s "
@@ -461,38 +451,33 @@ static int err_line(const struct conn *c, const char *line)
 static int read_line(struct conn *c, char **line)
 {
 	char *out = NULL;
-	size_t olen = 0;
-	char *nl;
+	size_t olen = 0, used;
 	ssize_t n;
 	struct pollfd pfd;
 	double left;
-	size_t take;
 
 	*line = NULL;
 	for (;;) {
 		if (c->len > 0) {
-			nl = memchr(c->buf + c->off, '\n', c->len);
-			take = nl ? (size_t)(nl - (c->buf + c->off)) : c->len;
-			if (olen + take > LINE_MAX_IN) {
-				free(out);
-				return seterr(EX_PROTOCOL, "%s: a reply line is "
-				    "longer than %d bytes", c->path,
-				    LINE_MAX_IN);
-			}
-			out = xrealloc(out, olen + take + 1);
-			memcpy(out + olen, c->buf + c->off, take);
-			olen += take;
-			out[olen] = '\0';
-			c->off += take + (nl != NULL);
-			c->len -= take + (nl != NULL);
-			if (nl != NULL) {
-				if (memchr(out, '\0', olen) != NULL) {
-					free(out);
-					return seterr(EX_PROTOCOL, "%s: a reply "
-					    "line holds a NUL byte", c->path);
-				}
+			int r = eps_line_feed(&out, &olen, c->buf + c->off,
+			    c->len, &used);
+
+			c->off += used;
+			c->len -= used;
+			if (r == EPS_LINE_DONE) {
 				*line = out;
 				return 0;
+			}
+			if (r == EPS_LINE_LONG)
+				return seterr(EX_PROTOCOL, "%s: a reply line is "
+				    "longer than %d bytes", c->path,
+				    EPS_LINE_MAX);
+			if (r == EPS_LINE_NUL)
+				return seterr(EX_PROTOCOL, "%s: a reply line "
+				    "holds a NUL byte", c->path);
+			if (r == EPS_LINE_NOMEM) {
+				fprintf(stderr, PROG ": out of memory\n");
+				exit(EX_OSERR);
 			}
 		}
 		c->off = 0;
@@ -577,7 +562,8 @@ static int conn_open(struct conn *c, const char *path, struct sample *s,
 {
 	struct sockaddr_un sun;
 	struct timeval tv;
-	char *line = NULL, *p, *tok, *save;
+	struct eps_greeting g;
+	char *line = NULL;
 	int rc;
 
 	memset(c, 0, sizeof(*c));
@@ -634,25 +620,18 @@ static int conn_open(struct conn *c, const char *path, struct sample *s,
 		free(line);
 		return rc;
 	}
-	p = line + strlen("EPUMP-STATS/");
-	if (strncmp(line, "EPUMP-STATS/", strlen("EPUMP-STATS/")) != 0 ||
-	    !isdigit((unsigned char)*p)) {
+	if (eps_parse_greeting(line, &g) < 0) {
 		rc = seterr(EX_PROTOCOL, "%s: bad greeting \"%.60s\" (not a "
 		    "libepump stats socket?)", path, line);
 		free(line);
 		return rc;
 	}
-	s->proto = (int)strtol(p, &p, 10);
-	s->pid = -1;
-	for (tok = strtok_r(p, " ", &save); tok != NULL;
-	    tok = strtok_r(NULL, " ", &save)) {
-		if (strncmp(tok, "pid=", 4) == 0)
-			s->pid = strtonum(tok + 4, 1, LLONG_MAX, NULL);
-		else if (strncmp(tok, "prog=", 5) == 0 && s->prog == NULL)
-			s->prog = xstrdup(tok + 5);
-		else if (strncmp(tok, "version=", 8) == 0 && s->version == NULL)
-			s->version = xstrdup(tok + 8);
-	}
+	s->proto = g.proto;
+	s->pid = g.pid;
+	if (g.prog != NULL)
+		s->prog = xstrdup(g.prog);
+	if (g.version != NULL)
+		s->version = xstrdup(g.version);
 	free(line);
 	if (s->pid <= 0)
 		return seterr(EX_PROTOCOL, "%s: bad greeting: no pid=", path);
@@ -673,17 +652,6 @@ static void conn_close(struct conn *c)
 		close(c->fd);
 	}
 	c->fd = -1;
-}
-
-static int valid_name(const char *s)
-{
-	if (strncmp(s, "epump_", 6) != 0)
-		return 0;
-	for (; *s; s++)
-		if (!islower((unsigned char)*s) && !isdigit((unsigned char)*s) &&
-		    *s != '_')
-			return 0;
-	return 1;
 }
 
 static const struct known *lookup_known(const struct metric *m)
@@ -711,61 +679,27 @@ static const struct known *lookup_known(const struct metric *m)
 /* Split a metric line in place; 0, or an exit code. */
 static int parse_metric(struct conn *c, char *line, struct metric *m)
 {
-	char *f[4], *p = line, *tab, *lab, *tok, *save, *eq, *end;
-	int i;
+	const char *bad;
 
-	memset(m, 0, sizeof(*m));
-	for (i = 0; i < 4; i++) {
-		f[i] = p;
-		tab = strchr(p, '\t');
-		if (i < 3 && tab == NULL)
-			break;
-		if (i == 3 && tab != NULL)
-			return seterr(EX_PROTOCOL, "%s: a reply line has more "
-			    "than 4 tab-separated fields: \"%.80s\"", c->path,
-			    line);
-		if (tab != NULL) {
-			*tab = '\0';
-			p = tab + 1;
-		}
-	}
-	if (i < 4)
+	switch (eps_parse_metric(line, m, &bad)) {
+	case EPS_OK:
+		return 0;
+	case EPS_EMANYFIELDS:
+		return seterr(EX_PROTOCOL, "%s: a reply line has more "
+		    "than 4 tab-separated fields: \"%.80s\"", c->path, line);
+	case EPS_EFIELDS:
 		return seterr(EX_PROTOCOL, "%s: a reply line has not 4 "
 		    "tab-separated fields: \"%.80s\"", c->path, line);
-	if (!valid_name(f[0]))
+	case EPS_ENAME:
 		return seterr(EX_PROTOCOL, "%s: bad metric name \"%.80s\"",
-		    c->path, f[0]);
-	m->line = line;
-	m->name = f[0];
-	m->type = f[1];
-	m->value = f[3];
-	lab = f[2];
-	if (strcmp(lab, "-") != 0) {
-		for (tok = strtok_r(lab, ",", &save); tok != NULL;
-		    tok = strtok_r(NULL, ",", &save)) {
-			eq = strchr(tok, '=');
-			if (eq == NULL || eq == tok) {
-				free(m->lab);
-				m->lab = NULL;
-				return seterr(EX_PROTOCOL, "%s: bad label "
-				    "\"%.60s\" in %s", c->path, tok, m->name);
-			}
-			*eq = '\0';
-			m->lab = xrealloc(m->lab, (size_t)(m->nlab + 1) *
-			    sizeof(*m->lab));
-			m->lab[m->nlab].k = tok;
-			m->lab[m->nlab].v = eq + 1;
-			m->nlab++;
-		}
+		    c->path, bad);
+	case EPS_ELABEL:
+		return seterr(EX_PROTOCOL, "%s: bad label \"%.60s\" in %s",
+		    c->path, bad, m->name);
+	default:
+		fprintf(stderr, PROG ": out of memory\n");
+		exit(EX_OSERR);
 	}
-	m->num = NAN;
-	if (strcmp(m->type, "info") != 0) {
-		errno = 0;
-		m->num = strtod(m->value, &end);
-		if (end == m->value || *end != '\0')
-			m->num = NAN;
-	}
-	return 0;
 }
 
 /* Send one command and add its reply to the sample; 0, or an exit code. */
@@ -2604,20 +2538,6 @@ static int bad_usage(const char *fmt, ...)
 	return EX_USAGE;
 }
 
-static int parse_secs(const char *s, double *out)
-{
-	char *end;
-	double v;
-
-	errno = 0;
-	v = strtod(s, &end);
-	if (end == s || *end != '\0' || errno != 0 || !(v > 0) ||
-	    v > 86400 * 365)
-		return -1;
-	*out = v;
-	return 0;
-}
-
 int main(int argc, char **argv)
 {
 	enum {
@@ -2674,7 +2594,7 @@ int main(int argc, char **argv)
 			opt_fmt = FMT_PROM;
 			break;
 		case 'w':
-			if (parse_secs(optarg, &opt_watch) < 0)
+			if (eps_parse_secs(optarg, &opt_watch) < 0)
 				return bad_usage("bad interval '%s': seconds, "
 				    "more than 0", optarg);
 			break;
@@ -2692,7 +2612,7 @@ int main(int argc, char **argv)
 				    "milliseconds", optarg);
 			break;
 		case 't':
-			if (parse_secs(optarg, &opt_timeout) < 0)
+			if (eps_parse_secs(optarg, &opt_timeout) < 0)
 				return bad_usage("bad timeout '%s': seconds, "
 				    "more than 0", optarg);
 			break;

@@ -9,7 +9,7 @@
 # libbsd gives it humanize_number(3), strtonum(3) and strlcpy(3).
 
 bin_PROGRAMS = tools/epstat
-tools_epstat_SOURCES = tools/epstat.c
+tools_epstat_SOURCES = tools/epstat.c tools/epstat_parse.c tools/epstat_parse.h
 tools_epstat_CFLAGS = $(AM_CFLAGS) $(LIBBSD_CFLAGS)
 tools_epstat_LDADD = $(LIBBSD_LIBS)
 

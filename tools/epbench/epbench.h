@@ -31,6 +31,16 @@ struct eburl {
  * name that is not an IP literal). */
 int eb_url_parse(const char *s, struct eburl *u, char *err, size_t errlen);
 
+/* ---- args.c: option values; 0, or -1 when malformed or out of range ---- */
+/* A decimal integer in [min, max]. */
+int eb_parse_number(const char *s, long long min, long long max,
+                    long long *out);
+/* "10s", "2m", "500ms", "1h", "1.5s"; a bare number is seconds: into
+ * *ms, at most 1e12 ms. */
+int eb_parse_duration(const char *s, uint64_t *ms);
+/* expand_number(3): "64", "4k", "1m"..., in [min, max]. */
+int eb_parse_size(const char *s, uint64_t min, uint64_t max, uint64_t *out);
+
 /* ---- hist.c: log-linear, 1 us to 60 s, 3 significant digits ---- */
 #define EB_HIST_SUB      2048   /* sub-buckets per bucket: 2^ceil(log2(2e3)) */
 #define EB_HIST_HALF     1024

@@ -4,7 +4,8 @@
 
 bin_PROGRAMS += tools/epbench/epbench
 tools_epbench_epbench_SOURCES = tools/epbench/epbench.h \
-	tools/epbench/main.c tools/epbench/url.c tools/epbench/http.c \
+	tools/epbench/main.c tools/epbench/args.c tools/epbench/url.c \
+	tools/epbench/http.c \
 	tools/epbench/hist.c tools/epbench/load.c tools/epbench/report.c \
 	tools/epbench/json.c
 tools_epbench_epbench_CFLAGS = $(AM_CFLAGS) $(LIBBSD_CFLAGS)

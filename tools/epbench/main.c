@@ -9,7 +9,6 @@
 
 #include <errno.h>
 #include <getopt.h>
-#include <libutil.h>     /* libbsd: expand_number(3) */
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,41 +79,13 @@ static int bad(const char *what, const char *arg)
 static int number(const char *s, long long min, long long max,
                   const char *what, long long *out)
 {
-	char *end;
-	long long v;
-
-	errno = 0;
-	v = strtoll(s, &end, 10);
-	if (errno || end == s || *end != '\0' || v < min || v > max)
-		return bad(what, s);
-	*out = v;
-	return 0;
+	return eb_parse_number(s, min, max, out) < 0 ? bad(what, s) : 0;
 }
 
 /* "10s", "2m", "500ms", "1h", "1.5s"; a bare number is seconds. */
 static int duration(const char *s, const char *what, uint64_t *ms)
 {
-	char *end;
-	double v, mul = 1000;
-
-	errno = 0;
-	v = strtod(s, &end);
-	if (errno || end == s || v < 0)
-		return bad(what, s);
-	if (strcmp(end, "ms") == 0)
-		mul = 1;
-	else if (strcmp(end, "s") == 0 || *end == '\0')
-		mul = 1000;
-	else if (strcmp(end, "m") == 0)
-		mul = 60000;
-	else if (strcmp(end, "h") == 0)
-		mul = 3600000;
-	else
-		return bad(what, s);
-	if (v * mul > 1e12)
-		return bad(what, s);
-	*ms = (uint64_t)(v * mul + 0.5);
-	return 0;
+	return eb_parse_duration(s, ms) < 0 ? bad(what, s) : 0;
 }
 
 static int add_header(struct ebopts *o, const char *h)
@@ -214,8 +185,7 @@ int main(int argc, char **argv)
 			o.pipeline = (int)v;
 			break;
 		case 's':
-			if (expand_number(optarg, &sz) < 0 || sz < 1 ||
-			    sz > 16 * 1024 * 1024)
+			if (eb_parse_size(optarg, 1, 16 * 1024 * 1024, &sz) < 0)
 				return bad("size (1 to 16m)", optarg), EX_USAGE;
 			o.size = (size_t)sz;
 			break;

@@ -12,6 +12,9 @@
 #include <string.h>
 
 static int fail(char *err, size_t len, int e, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static int fail(char *err, size_t len, int e, const char *fmt, ...)
 {
 	va_list ap;
 
