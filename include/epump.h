@@ -179,7 +179,10 @@ EPUMP_API int iodev_post(epcore_t *core, uint64_t devid, int event,
 /*
  * Make a device of an open fd (made non-blocking; the device owns it and
  * closes it).  The device is not polled until iodev_bind_epump(); its
- * interest starts as RWF_READ.  NULL with EINVAL (NULL core or handler,
+ * interest starts as RWF_READ.  fdtype is taken at its word for sockets:
+ * FDT_LISTEN, FDT_CONNECTED, FDT_ACCEPTED and FDT_USOCK_* are stream
+ * sockets, FDT_UDPSRV and FDT_UDPCLI datagram sockets (iodev_send never
+ * queues part of a datagram); for the other types the fd is asked.  NULL with EINVAL (NULL core or handler,
  * negative fd, fdtype not a device type), EBADF (fd not open), ECANCELED
  * (core stopped), ENOMEM.
  */

@@ -39,11 +39,25 @@ static void sq_unlock(struct iodev *dev)
 	atomic_store_explicit(&dev->sqlock, 0, memory_order_release);
 }
 
+/* A device made by iodev_new() with a socket fdtype on a non-socket: the
+ * fdtype was taken at its word; learn better once and use write(2). */
+static bool not_a_socket(struct iodev *dev)
+{
+	if (errno != ENOTSOCK)
+		return false;
+	atomic_fetch_and(&dev->pflags, ~(uint32_t)(PF_SOCKET | PF_DGRAM));
+	return true;
+}
+
 static ssize_t raw_send(struct iodev *dev, const void *buf, size_t len)
 {
 	if (atomic_load_explicit(&dev->pflags, memory_order_relaxed) &
-	    PF_SOCKET)
-		return send(dev->fd, buf, len, MSG_NOSIGNAL);
+	    PF_SOCKET) {
+		ssize_t n = send(dev->fd, buf, len, MSG_NOSIGNAL);
+
+		if (n >= 0 || !not_a_socket(dev))
+			return n;
+	}
 	return write(dev->fd, buf, len);
 }
 
@@ -52,10 +66,13 @@ static ssize_t raw_sendv(struct iodev *dev, struct iovec *iov, int n)
 	if (atomic_load_explicit(&dev->pflags, memory_order_relaxed) &
 	    PF_SOCKET) {
 		struct msghdr m = { 0 };
+		ssize_t r;
 
 		m.msg_iov = iov;
 		m.msg_iovlen = (size_t)n;
-		return sendmsg(dev->fd, &m, MSG_NOSIGNAL);
+		r = sendmsg(dev->fd, &m, MSG_NOSIGNAL);
+		if (r >= 0 || !not_a_socket(dev))
+			return r;
 	}
 	return writev(dev->fd, iov, n);
 }

@@ -1090,6 +1090,76 @@ static void linger_after_peer_eof(int workers)
 	free(h.data);
 }
 
+/* iodev_new takes a socket fdtype at its word: a pipe made a device as
+ * FDT_CONNECTED still sends (the send learns it is no socket and writes),
+ * and a datagram socket made FDT_UDPCLI never has a datagram queued. */
+static int fdtype_h(void *cbpara, void *obj, int event, int fdtype)
+{
+	(void)cbpara; (void)obj; (void)event; (void)fdtype;
+	return 0;
+}
+
+static void fdtype_word(void)
+{
+	epcore_t *core = epcore_new(0);
+	int p[2] = { -1, -1 }, u[2] = { -1, -1 }, wfd;
+	iodev_t *dev;
+	char buf[64], big[100000];
+	ssize_t n, r;
+
+	if (core == NULL || pipe(p) < 0 ||
+	    socketpair(AF_UNIX, SOCK_DGRAM, 0, u) < 0) {
+		tap_ok(0, "fdtype: setup: %s", strerror(errno));
+		goto out;
+	}
+	wfd = p[1];
+	dev = iodev_new(core, p[1], FDT_CONNECTED, NULL, fdtype_h, NULL);
+	TAP_OK(dev != NULL, "fdtype: a pipe made a device as FDT_CONNECTED");
+	if (dev != NULL) {
+		p[1] = -1; /* the device's now */
+		TAP_OK(fcntl(wfd, F_GETFL) & O_NONBLOCK,
+		       "fdtype: iodev_new made it non-blocking");
+		n = iodev_send(dev, "through a pipe", 14);
+		r = read(p[0], buf, sizeof(buf));
+		TAP_OK(n == 14 && r == 14 && memcmp(buf, "through a pipe", 14) == 0,
+		       "fdtype: iodev_send on it wrote the bytes (sent %zd, read "
+		       "%zd, errno %d)", n, r, errno);
+		n = iodev_send(dev, "again", 5);
+		r = read(p[0], buf, sizeof(buf));
+		TAP_OK(n == 5 && r == 5, "fdtype: and again (sent %zd, read %zd)",
+		       n, r);
+		iodev_close(dev);
+	}
+	dev = iodev_new(core, u[0], FDT_UDPCLI, NULL, fdtype_h, NULL);
+	TAP_OK(dev != NULL, "fdtype: a datagram socket made FDT_UDPCLI");
+	if (dev != NULL) {
+		int sndbuf = 4096;
+
+		u[0] = -1;
+		(void)setsockopt(iodev_fd(dev), SOL_SOCKET, SO_SNDBUF, &sndbuf,
+		                 sizeof(sndbuf));
+		memset(big, 'x', sizeof(big));
+		errno = 0;
+		n = iodev_send(dev, big, sizeof(big));
+		TAP_OK(n < 0 && iodev_sendq_len(dev) == 0,
+		       "fdtype: a datagram too big for the socket fails whole, "
+		       "nothing queued (got %zd, errno %d, queued %zu)", n, errno,
+		       iodev_sendq_len(dev));
+		iodev_close(dev);
+	}
+out:
+	if (p[0] >= 0)
+		close(p[0]);
+	if (p[1] >= 0)
+		close(p[1]);
+	if (u[0] >= 0)
+		close(u[0]);
+	if (u[1] >= 0)
+		close(u[1]);
+	if (core != NULL)
+		epcore_free(core);
+}
+
 static void all(void)
 {
 	linger_after_peer_eof(0);
@@ -1111,6 +1181,7 @@ static void all(void)
 	no_sigpipe();
 	queued_then_freed(0);
 	queued_then_freed(2);
+	fdtype_word();
 }
 
 int main(void)
