@@ -361,9 +361,11 @@ int main(int argc, char **argv)
 		return EX_OSERR;
 	}
 	if (mlisten) {
-		/* Each epump accepts on its own socket: keep clients there. */
-		port = eptcp_mlisten(core, addr, port, NULL, on_listener, NULL);
+		/* Each epump accepts on its own socket: keep clients there.
+		 * Set before listening: on_listener runs on the epump
+		 * threads as soon as the sockets exist. */
 		conn_bind = BIND_CURRENT_EPUMP;
+		port = eptcp_mlisten(core, addr, port, NULL, on_listener, NULL);
 	} else {
 		/* One epump accepts; clients go to the least loaded epump. */
 		listener = eptcp_listen(core, addr, port, NULL, on_listener,

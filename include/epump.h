@@ -305,14 +305,16 @@ EPUMP_API ssize_t iodev_send(iodev_t *dev, const void *buf, size_t len);
 
 /*
  * read(2) on the device's fd, counted for the stats socket (bytes in):
- * the same return values and errno.  From the device's own thread.
+ * the same return values and errno, and -1 with EINVAL (NULL dev, NULL
+ * buf, len > SSIZE_MAX) or ENOENT (closed).  From the device's own thread.
  */
 EPUMP_API ssize_t iodev_recv(iodev_t *dev, void *buf, size_t len);
 
-/* Bytes queued and not yet written. */
+/* Bytes queued and not yet written (0 with EINVAL for NULL). */
 EPUMP_API size_t iodev_sendq_len(const iodev_t *dev);
 
-/* The most a device may queue (default 4 MiB; 0 queues nothing). */
+/* The most a device may queue (default 4 MiB; 0 queues nothing).  0, or
+ * -1 with EINVAL, ENOENT (closed), ENOMEM. */
 EPUMP_API int iodev_set_sendq_limit(iodev_t *dev, size_t bytes);
 
 /*
@@ -332,8 +334,8 @@ EPUMP_API int iodev_error(const iodev_t *dev);
 
 /* The local or peer address of a socket device as text (IPv4/IPv6 literal,
  * or the unix socket's path) and port (0 for unix sockets).  0, or -1 with
- * EINVAL, ENOTCONN, ENOSPC (buf too small) and getsockname/getpeername's
- * errors. */
+ * EINVAL, ENOENT (closed), ENOTCONN, ENOSPC (buf too small) and
+ * getsockname/getpeername's errors. */
 EPUMP_API int iodev_local_addr(const iodev_t *dev, char *buf, size_t len,
                                int *port);
 EPUMP_API int iodev_peer_addr(const iodev_t *dev, char *buf, size_t len,
@@ -368,7 +370,8 @@ EPUMP_API iodev_t *eptcp_listen(epcore_t *core, const char *ip, int port,
  * Listen on ip:port with one socket per epump thread, also for epump
  * threads started later (SO_REUSEPORT: the kernel spreads connections);
  * where the kernel refuses SO_REUSEPORT, one socket that every epump
- * polls.  Returns the port (the one picked, for port 0), or -1 with errno.
+ * polls.  Returns the port (the one picked, for port 0), or -1 with errno
+ * (EADDRINUSE also when the core already listens so on that port).
  * eptcp_mlisten_close() closes all of them: 0, or -1 with ENOENT.
  */
 EPUMP_API int eptcp_mlisten(epcore_t *core, const char *ip, int port,
@@ -408,7 +411,8 @@ EPUMP_API iodev_t *eptcp_connect(epcore_t *core, const char *host, int port,
                                  void *para, IOHandler *handler,
                                  void *cbpara, int timeout_ms);
 
-/* TCP_NODELAY and TCP_CORK on a TCP device; 0, or -1 with errno. */
+/* TCP_NODELAY and TCP_CORK on a TCP device; 0, or -1 with EINVAL,
+ * ENOENT (closed), or setsockopt's errno. */
 EPUMP_API int eptcp_nodelay(iodev_t *dev, int on);
 EPUMP_API int eptcp_cork(iodev_t *dev, int on);
 
@@ -426,13 +430,15 @@ EPUMP_API iodev_t *epudp_client(epcore_t *core, const char *host, int port,
                                 void *para, IOHandler *handler,
                                 void *cbpara);
 
-/* One datagram: its length, or -1 with errno (EAGAIN: none left); from and
- * fromlen (may be NULL) receive the sender's address. */
+/* One datagram: its length, or -1 with errno (EAGAIN: none left; EINVAL:
+ * NULL dev or buf, len > SSIZE_MAX; ENOENT: closed); from and fromlen
+ * (may be NULL) receive the sender's address. */
 EPUMP_API ssize_t epudp_recvfrom(iodev_t *dev, void *buf, size_t len,
                                  struct sockaddr_storage *from,
                                  socklen_t *fromlen);
 /* Send one datagram to an address (NULL: the connected peer); its length,
- * or -1 with errno (EAGAIN: the kernel's buffer is full, nothing sent). */
+ * or -1 with errno (EAGAIN: the kernel's buffer is full, nothing sent;
+ * EINVAL: NULL dev or buf, len > SSIZE_MAX; ENOENT: closed). */
 EPUMP_API ssize_t epudp_sendto(iodev_t *dev, const void *buf, size_t len,
                                const struct sockaddr *to, socklen_t tolen);
 

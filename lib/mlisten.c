@@ -110,7 +110,18 @@ int eptcp_mlisten(epcore_t *core, const char *ip, int port, void *para,
 
 	pthread_mutex_lock(&core->lock);
 	n = ep__nepumps(core);
-	if (!ml->reuseport) {
+	if (port != 0) {
+		/* SO_REUSEPORT would let a second set bind the port too, and
+		 * eptcp_mlisten_close(port) could not tell them apart. */
+		struct ep__mlisten *o;
+
+		for (o = core->mlistens; o != NULL; o = o->next)
+			if (o->port == port)
+				e = EADDRINUSE;
+	}
+	if (e != 0) {
+		/* refused above */
+	} else if (!ml->reuseport) {
 		/* The fallback: one socket that every epump polls. */
 		if (ml_open(core, ml, BIND_ALL_EPUMP, 0, NULL) < 0)
 			e = errno;

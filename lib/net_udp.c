@@ -6,6 +6,7 @@
 #include "internal.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -51,8 +52,12 @@ ssize_t epudp_recvfrom(iodev_t *dev, void *buf, size_t len,
 	socklen_t sl = sizeof(*from);
 	ssize_t n;
 
-	if (dev == NULL || (buf == NULL && len > 0)) {
+	if (dev == NULL || (buf == NULL && len > 0) || len > SSIZE_MAX) {
 		errno = EINVAL;
+		return -1;
+	}
+	if (ep__dev_live_id(dev) == 0) { /* its fd may be closed, or reused */
+		errno = ENOENT;
 		return -1;
 	}
 	n = recvfrom(dev->fd, buf, len, 0, (struct sockaddr *)from,
@@ -65,8 +70,12 @@ ssize_t epudp_recvfrom(iodev_t *dev, void *buf, size_t len,
 ssize_t epudp_sendto(iodev_t *dev, const void *buf, size_t len,
                      const struct sockaddr *to, socklen_t tolen)
 {
-	if (dev == NULL || (buf == NULL && len > 0)) {
+	if (dev == NULL || (buf == NULL && len > 0) || len > SSIZE_MAX) {
 		errno = EINVAL;
+		return -1;
+	}
+	if (ep__dev_live_id(dev) == 0) { /* its fd may be closed, or reused */
+		errno = ENOENT;
 		return -1;
 	}
 	return sendto(dev->fd, buf, len, MSG_NOSIGNAL, to,

@@ -12,6 +12,7 @@
 #include "internal.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
@@ -162,7 +163,7 @@ ssize_t iodev_send(iodev_t *dev, const void *buf, size_t len)
 	size_t queued, limit, done = 0, room, take;
 	ssize_t n;
 
-	if (dev == NULL || (buf == NULL && len > 0)) {
+	if (dev == NULL || (buf == NULL && len > 0) || len > SSIZE_MAX) {
 		errno = EINVAL;
 		return -1;
 	}
@@ -311,8 +312,12 @@ ssize_t iodev_recv(iodev_t *dev, void *buf, size_t len)
 {
 	ssize_t n;
 
-	if (dev == NULL || (buf == NULL && len > 0)) {
+	if (dev == NULL || (buf == NULL && len > 0) || len > SSIZE_MAX) {
 		errno = EINVAL;
+		return -1;
+	}
+	if (ep__dev_live_id(dev) == 0) { /* its fd may be closed, or reused */
+		errno = ENOENT;
 		return -1;
 	}
 	n = read(dev->fd, buf, len);
@@ -326,8 +331,10 @@ size_t iodev_sendq_len(const iodev_t *dev)
 	struct iodev *d = (struct iodev *)dev;
 	size_t n;
 
-	if (d == NULL)
+	if (d == NULL) {
+		errno = EINVAL;
 		return 0;
+	}
 	/* No queue (made on first queueing, dropped when a default-limit
 	 * queue drains): nothing queued, and no lock taken to say so. */
 	if (__atomic_load_n(&d->sq, __ATOMIC_RELAXED) == NULL)
@@ -344,6 +351,10 @@ int iodev_set_sendq_limit(iodev_t *dev, size_t bytes)
 
 	if (dev == NULL) {
 		errno = EINVAL;
+		return -1;
+	}
+	if (ep__dev_live_id(dev) == 0) {
+		errno = ENOENT;
 		return -1;
 	}
 	sq_lock(dev);

@@ -1027,12 +1027,17 @@ static int udp_srv_handler(void *cbpara, void *obj, int event, int fdtype)
 			break;
 		}
 		buf[n] = '\0';
+		/* from/fromport are read by the test's thread: under mu (the
+		 * reply that tells it they are set goes through the kernel,
+		 * which orders nothing for the compiler or the CPU). */
+		pthread_mutex_lock(&u->mu);
 		if (flen == 0 ||
 		    epaddr_format((struct sockaddr *)&from, u->from,
 		                  sizeof(u->from), &u->fromport) < 0)
 			atomic_store(&u->bad, 3);
 		else
 			atomic_store(&u->from_ok, 1);
+		pthread_mutex_unlock(&u->mu);
 		rl = snprintf(reply, sizeof(reply), "re:%s", buf);
 		if (epudp_sendto(obj, reply, (size_t)rl,
 		                 (struct sockaddr *)&from, flen) != rl)
@@ -1122,10 +1127,12 @@ static void udp_roundtrip(const char *ip)
 	order &= cu.nlast == N;
 	pthread_mutex_unlock(&cu.mu);
 	TAP_OK(order, "each reply is its datagram, whole");
+	pthread_mutex_lock(&su.mu);
 	TAP_OK(atomic_load(&su.from_ok) && strcmp(su.from, caddr) == 0 &&
 	       su.fromport == cport && cport > 0,
 	       "epudp_recvfrom reported the client's address (%s:%d, "
 	       "client %s:%d)", su.from, su.fromport, caddr, cport);
+	pthread_mutex_unlock(&su.mu);
 	TAP_IS(atomic_load(&su.bad) + atomic_load(&cu.bad), 0,
 	       "no unexpected event or error");
 out:

@@ -50,7 +50,12 @@ uint64_t eb_hist_highest(int index)
 
 void eb_hist_record(struct ebhist *h, uint64_t us)
 {
-	h->counts[eb_hist_index(us)]++;
+	uint64_t *c = &h->counts[eb_hist_index(us)];
+
+	/* One writer (the load thread that owns h), but the progress line
+	 * reads the buckets from the main thread meanwhile: a relaxed
+	 * atomic store pairs with its relaxed atomic loads (PEEK). */
+	__atomic_store_n(c, *c + 1, __ATOMIC_RELAXED);
 	h->total++;
 	h->sum += us;
 	if (us < h->min)
