@@ -266,6 +266,7 @@ static void t_core(void)
 	FAIL(iodev_post(NULL, 1, IOE_USER_DEFINED, NULL, nop_h, NULL), EINVAL);
 	FAIL0(iotimer_start(NULL, 1, 0, NULL, nop_h, NULL), EINVAL);
 	FAIL(iotimer_stop(NULL, 1), EINVAL);
+	FAIL(iotimer_restart(NULL, 1, 10), EINVAL);
 	FAIL(iodev_close_by(NULL, 1), EINVAL);
 	FAILNULL(iodev_by_id(NULL, 1), EINVAL);
 	FAIL(dns_query(NULL, "localhost", nop_dns, NULL), EINVAL);
@@ -385,13 +386,19 @@ static void t_post_timers(void)
 	FAIL0(iotimer_start(core, INT_MIN, 0, NULL, nop_h, NULL), EINVAL);
 	FAIL(iotimer_stop(core, 0), ENOENT);
 	FAIL(iotimer_stop(core, UINT64_MAX), ENOENT);
+	FAIL(iotimer_restart(core, 0, 10), ENOENT);
+	FAIL(iotimer_restart(core, UINT64_MAX, 10), ENOENT);
 	tid = GOOD(iotimer_start(core, 600000, 7, NULL, nop_h, NULL));
 	if (TAP_OK(tid != 0, "a 10-minute timer")) {
+		FAIL(iotimer_restart(core, tid, -1), EINVAL);
+		FAIL(iotimer_restart(core, tid, INT_MIN), EINVAL);
+		FAIL(iotimer_restart(core, tid + (1ull << 32), 10), ENOENT);
 		FAIL(iotimer_stop(core, tid + (1ull << 32)), ENOENT);
 		FAIL(iotimer_stop(core, tid ^ 0xffffffffull), ENOENT);
 		TAP_IS(GOOD(iotimer_stop(core, tid)), 0, "the live timer was "
 		       "untouched: iotimer_stop -> 0");
 		FAIL(iotimer_stop(core, tid), ENOENT);
+		FAIL(iotimer_restart(core, tid, 10), ENOENT);
 	}
 	FAIL0(iotimer_id(NULL), EINVAL);
 	FAIL(iotimer_cmdid(NULL), EINVAL);
