@@ -786,8 +786,10 @@ static int header_functions(char names[][64], int max)
 	long size;
 	int n = 0;
 
+	/* make check sets top_srcdir; run by hand, the source tree's own
+	 * path (compiled in) serves. */
 	snprintf(path, sizeof(path), "%s/include/epump.h",
-	         top != NULL ? top : "..");
+	         top != NULL ? top : T_TOP_SRCDIR);
 	f = fopen(path, "r");
 	if (f == NULL) {
 		tap_diag("cannot open %s: %s", path, strerror(errno));
