@@ -19,6 +19,7 @@
 BENCH_CASES = echo http timers chain mem
 
 EXTRA_DIST += tests/bench/run-bench.sh
+EXTRA_DIST += tests/bench/lib.sh
 
 bench:
 	MAKE='$(MAKE)' CC='$(CC) $(DEFS) $(DEFAULT_INCLUDES) $(AM_CPPFLAGS) $(CPPFLAGS)' \

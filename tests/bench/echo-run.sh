@@ -70,6 +70,8 @@
 # client that does not finish is killed, a server that does not stop on
 # SIGTERM too.
 set -u
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
 
 bindir=${BENCH_BINDIR:-$(dirname "$0")}
 rounds=3
@@ -83,16 +85,6 @@ icount=
 
 usage() {
 	echo "usage: $0 [-r ROUNDS] [-d SECONDS] [-n COUNT] [-c \"CONNSxSIZE ...\"] [-e ECHOSRV] [-k \"SUBJECT ...\"] [-S] [-I COUNT]"
-}
-
-posint() { # value name max
-	case $1 in
-	''|*[!0-9]*) echo "$0: $2 wants 1..$3" >&2; exit 2 ;;
-	esac
-	if [ "$1" -lt 1 ] || [ "$1" -gt "$3" ]; then
-		echo "$0: $2 wants 1..$3" >&2
-		exit 2
-	fi
 }
 
 while [ $# -gt 0 ]; do
@@ -133,18 +125,12 @@ done
 
 # ---- tools: taskset (util-linux) and strace, installed if absent ----
 need=
-command -v taskset >/dev/null 2>&1 || need="$need util-linux"
-[ "$do_strace" = yes ] && ! command -v strace >/dev/null 2>&1 && need="$need strace"
-command -v timeout >/dev/null 2>&1 || need="$need coreutils"
+need_run_tools
 if [ -n "$need" ]; then
-	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+	if can_apt; then
 		echo "== installing$need (apt-get)"
 		# shellcheck disable=SC2086
-		DEBIAN_FRONTEND=noninteractive timeout 300 \
-		    apt-get install -y -q $need >/dev/null 2>&1 ||
-		{ DEBIAN_FRONTEND=noninteractive timeout 300 apt-get update -q \
-		    >/dev/null 2>&1; DEBIAN_FRONTEND=noninteractive timeout 300 \
-		    apt-get install -y -q $need >/dev/null 2>&1; }
+		apt_install 300 $need
 	else
 		echo "== missing:$need (not root or no apt-get: install them)"
 	fi
@@ -153,33 +139,18 @@ if ! command -v timeout >/dev/null 2>&1; then
 	echo "$0: timeout(1) is needed to bound the runs" >&2
 	exit 1
 fi
-srvcpu="taskset -c 0"
-clicpu="taskset -c 1"
-ncpu=$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1)
-if ! command -v taskset >/dev/null 2>&1; then
-	echo "== no taskset: server and client are not pinned"
-	srvcpu=
-	clicpu=
-elif [ "$ncpu" -lt 2 ]; then
-	echo "== one CPU: server and client both on CPU 0"
-	clicpu="taskset -c 0"
-fi
+pin_cpus client
 if [ -n "$icount" ] && ! command -v valgrind >/dev/null 2>&1; then
 	echo "== no valgrind: no instruction counts"
 	icount=
 fi
 ltexec=
 [ -x "$bindir/../../libtool" ] && ltexec="$bindir/../../libtool --mode=execute"
-if [ "$do_strace" = yes ] && ! command -v strace >/dev/null 2>&1; then
-	echo "== no strace: no syscall columns"
-	do_strace=no
-fi
+check_strace
 hz=$(getconf CLK_TCK)
 posint "$hz" CLK_TCK 1000000
-# 1,000 connections need more than the usual 1,024 fds, on both ends
-# (dash, bash and busybox sh all have ulimit -n and -H).
-# shellcheck disable=SC3045
-ulimit -n "$(ulimit -Hn)" 2>/dev/null || :
+# 1,000 connections need more than the usual 1,024 fds, on both ends.
+raise_nofile
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/echo-run.XXXXXX") || exit 1
 spid=
@@ -187,68 +158,12 @@ lpid=
 stpid=
 # shellcheck disable=SC2317
 cleanup() {
-	for p in $stpid $lpid $spid; do
-		kill -KILL "$p" 2>/dev/null
-	done
+	# shellcheck disable=SC2086
+	kill_all $stpid $lpid $spid
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM HUP
-
-# wait_for FILE PATTERN TENTHS [PID]: wait (at most TENTHS x 0.1 s) for a
-# line of FILE that matches the case PATTERN; it is left in $found.
-# Returns 1 on time out, or when PID has died without writing the line.
-wait_for() {
-	_n=0
-	found=
-	while :; do
-		_dead=no
-		[ $# -ge 4 ] && ! kill -0 "$4" 2>/dev/null && _dead=yes
-		if [ -f "$1" ]; then
-			while IFS= read -r _l; do
-				# shellcheck disable=SC2254
-				case $_l in $2) found=$_l; return 0 ;; esac
-			done < "$1"
-		fi
-		[ "$_dead" = yes ] && return 1
-		[ "$_n" -ge "$3" ] && return 1
-		sleep 0.1
-		_n=$((_n + 1))
-	done
-}
-
-# stop PID [SIGNAL]: signal it, wait at most 5 s, then SIGKILL; reap it.
-stop() {
-	kill "-${2:-TERM}" "$1" 2>/dev/null
-	_n=0
-	while kill -0 "$1" 2>/dev/null && [ "$_n" -lt 50 ]; do
-		sleep 0.1
-		_n=$((_n + 1))
-	done
-	kill -KILL "$1" 2>/dev/null
-	wait "$1" 2>/dev/null
-}
-
-# ticks PID: "utime stime" of the whole process (all threads), in clock
-# ticks; shell builtins only, so sampling costs no fork.
-ticks() {
-	IFS= read -r _s < "/proc/$1/stat" || return 1
-	# shellcheck disable=SC2086
-	set -- ${_s##*) }     # fields from the 3rd (state) on
-	echo "${12} ${13}"
-}
-
-# cpu_ns PID: CPU time of all the process's threads so far, in ns, from
-# the scheduler's own account (schedstat); "" when there is none.  The
-# servers start no thread during a run, so none is missed.
-cpu_ns() {
-	_sum=0
-	for _f in /proc/"$1"/task/*/schedstat; do
-		IFS=' ' read -r _a _rest < "$_f" 2>/dev/null || { echo; return; }
-		_sum=$((_sum + _a))
-	done
-	echo "$_sum"
-}
 
 # Subjects: "subject peer cpu-target syscall-target binary [args]"; the
 # command gets -p/-a appended.  Targets are those of the issue: the
@@ -276,20 +191,8 @@ config_name() { echo "$1"; }
 
 # start_server CONFIG: runs it pinned; sets spid and port.
 start_server() {
-	rm -f "$tmp/srv.out"
-	# shellcheck disable=SC2046,SC2086
-	$srvcpu $(config_cmd "$1") -p 0 -a 127.0.0.1 > "$tmp/srv.out" 2>&1 &
-	spid=$!
-	if ! wait_for "$tmp/srv.out" "*listening on *" 100 "$spid"; then
-		echo "== $(config_name "$1"): no ready line in 10 s:"
-		cat "$tmp/srv.out"
-		stop "$spid" KILL
-		spid=
-		return 1
-	fi
-	port=${found#*listening on }
-	port=${port%% *}
-	port=${port##*:}
+	# shellcheck disable=SC2046
+	start_listener 100 "$(config_name "$1")" $(config_cmd "$1")
 }
 
 # start_client CONNS SIZE ARGS...: a gated echoload on the server's port;
@@ -362,7 +265,7 @@ timed_run() { # case config round
 	set -- "$@" $_t0 $_t1  # $4 $5: utime stime before, $6 $7: after
 	_tu=$(($6 - $4))
 	_tt=$((_tu + $7 - $5))
-	if [ -n "$_n0" ] && [ -n "$_n1" ]; then
+	if [ "$_n0" != - ] && [ "$_n1" != - ]; then
 		_us=$(awk -v ns="$((_n1 - _n0))" -v rt="$rt" \
 		    'BEGIN { printf "%.3f", (rt > 0 ? ns / 1e3 / rt : 0) }')
 	else
@@ -384,18 +287,11 @@ strace_run() { # case config
 	if ! start_client "$_conns" "$_size" -n "$scount" -d "$((secs + 60))"; then
 		stop "$spid"; spid=; return 1
 	fi
-	rm -f "$tmp/strace.out" "$tmp/strace.err"
-	strace -c -f -o "$tmp/strace.out" -p "$spid" 2> "$tmp/strace.err" &
-	stpid=$!
-	if ! wait_for "$tmp/strace.err" "*attached*" 100 "$stpid"; then
-		echo "== strace did not attach:"
-		cat "$tmp/strace.err"
-		stop "$stpid" KILL; stpid=
+	if ! strace_attach "$spid"; then
 		echo go >&3; finish_client "$((secs + 70))"; release_client
 		stop "$spid"; spid=
 		return 1
 	fi
-	sleep 0.5  # every thread attached
 	echo go >&3
 	finish_client "$((secs + 70))"
 	stop "$stpid" INT  # strace prints its table when it detaches
@@ -403,11 +299,7 @@ strace_run() { # case config
 	release_client || { stop "$spid"; spid=; return 1; }
 	stop "$spid"
 	spid=
-	# strace -c rows: "% time  seconds  usecs/call  calls  [errors]  syscall"
-	awk -v c="$1" -v k="$2" -v rt="$rt" '
-	$NF ~ /^[a-z_0-9]+$/ && $4 ~ /^[0-9]+$/ && $1 ~ /^[0-9.]+$/ {
-		printf "%s %s %s %.4f\n", c, k, $NF, $4 / rt
-	}' "$tmp/strace.out" >> "$tmp/sys"
+	strace_counts "$tmp/strace.out" "$rt" "$1 $2" >> "$tmp/sys"
 	printf '   %-9s %-23s strace: %d rt, %s syscalls/rt\n' "$1" \
 	    "$(config_name "$2")" "$rt" "$(awk -v c="$1" -v k="$2" \
 	    '$1 == c && $2 == k && $3 == "total" { print $4 }' "$tmp/sys")"
@@ -427,31 +319,16 @@ icount_run() { # case config
 		done
 	fi
 	for _cnt in "$icount" "$((icount * 3))"; do
-		rm -f "$tmp/srv.out" "$tmp/cg.out" "$tmp/load.out"
+		rm -f "$tmp/cg.out" "$tmp/load.out"
 		# shellcheck disable=SC2086
-		$srvcpu env $_envs $ltexec valgrind --tool=callgrind \
-		    --callgrind-out-file="$tmp/cg.out" "$@" -p 0 -a 127.0.0.1 \
-		    > "$tmp/srv.out" 2>&1 &
-		spid=$!
-		if ! wait_for "$tmp/srv.out" "*listening on *" 600 "$spid"; then
-			echo "== $_k under callgrind: no ready line in 60 s:"
-			cat "$tmp/srv.out"
-			stop "$spid" KILL; spid=
-			return 1
-		fi
-		port=${found#*listening on }
-		port=${port%% *}
-		port=${port##*:}
+		start_listener 600 "$_k under callgrind" env $_envs $ltexec \
+		    valgrind --tool=callgrind --callgrind-out-file="$tmp/cg.out" \
+		    "$@" || return 1
 		$clicpu timeout -s KILL 900 "$load" -p "$port" -c "$_conns" \
 		    -s "$_size" -n "$_cnt" -d 600 > "$tmp/load.out" 2>&1
 		_st=$?
-		kill -TERM "$spid" 2>/dev/null
-		_w=0  # callgrind writes its file on the way out: up to 60 s
-		while kill -0 "$spid" 2>/dev/null && [ "$_w" -lt 600 ]; do
-			sleep 0.1
-			_w=$((_w + 1))
-		done
-		stop "$spid" KILL
+		# callgrind writes its file on the way out: up to 60 s
+		stop "$spid" TERM 600
 		spid=
 		wait_for "$tmp/load.out" "round_trips *" 0 || _st=1
 		_r=${found#round_trips }
@@ -547,24 +424,11 @@ echo "   syscalls: system calls per round trip (strace -c -f); target: the issue
 echo "   bound on the ratio and on sys/rt; met: whether this run's figures are within it;"
 echo "   Ir/rt: user-space instructions per round trip (callgrind, -I), Ir-x: its ratio"
 : > "$tmp/tsv"
-awk -v order="$configs" -v tsv="$tmp/tsv" '
-function median(list,   n, v, i, j, t) {
-	n = split(list, v, " ")
-	for (i = 2; i <= n; i++)
-		for (j = i; j > 1 && v[j - 1] + 0 > v[j] + 0; j--) {
-			t = v[j]; v[j] = v[j - 1]; v[j - 1] = t
-		}
-	if (n % 2) return v[(n + 1) / 2] + 0
-	return (v[n / 2] + v[n / 2 + 1]) / 2
-}
+awk -v order="$configs" -v tsv="$tmp/tsv" "$awk_median$awk_row"'
 # "<=1.03" and a figure: "yes", "NO", or "-" (no target or no figure)
 function met(target, x) {
 	if (target == "-" || x == "-") return "-"
 	return (x + 0 <= substr(target, 3) + 0) ? "yes" : "NO"
-}
-function row(c, k, metric, value, peer, ratio, target) {
-	printf "echo-%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c, k, metric, value,
-	    peer, ratio, target > tsv
 }
 FNR == 1 { file++ }
 file == 1 { peer[$1] = $2; tcpu[$1] = $3; tsys[$1] = $4; next }
@@ -625,12 +489,12 @@ END {
 			    c, k, median(rtps[c, k]), u, median(uu[c, k]),
 			    ratio == "-" ? "-" : sprintf("%.2f", ratio), tgt, sys,
 			    tsys[k], m, irv, irx, top
-			row(c, k, "cpu_us_per_rt", sprintf("%.3f", u),
+			row("echo-" c, k, "cpu_us_per_rt", sprintf("%.3f", u),
 			    ratio == "-" ? "-" : p, ratio, tcpu[k])
 			if (sys != "-")
-				row(c, k, "syscalls_per_rt", sys, "-", "-", tsys[k])
+				row("echo-" c, k, "syscalls_per_rt", sys, "-", "-", tsys[k])
 			if (irv != "-")
-				row(c, k, "user_instr_per_rt", irv,
+				row("echo-" c, k, "user_instr_per_rt", irv,
 				    irx == "-" ? "-" : p, irx == "-" ? "-" : \
 				    sprintf("%.3f", irv / ir[c, p]), "-")
 		}

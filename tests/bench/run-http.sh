@@ -46,6 +46,8 @@
 # checked.  Every run is bounded in time: wrk is killed if it overruns, a
 # server that does not stop on SIGTERM is killed.
 set -u
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
 
 bindir=${BENCH_BINDIR:-$(dirname "$0")}
 rounds=3
@@ -57,16 +59,6 @@ do_strace=yes
 
 usage() {
 	echo "usage: $0 [-r ROUNDS] [-d SECONDS] [-D SECONDS] [-c CONNS] [-e HTTPSRV] [-S]"
-}
-
-posint() { # value name max
-	case $1 in
-	''|*[!0-9]*) echo "$0: $2 wants 1..$3" >&2; exit 2 ;;
-	esac
-	if [ "$1" -lt 1 ] || [ "$1" -gt "$3" ]; then
-		echo "$0: $2 wants 1..$3" >&2
-		exit 2
-	fi
 }
 
 while [ $# -gt 0 ]; do
@@ -98,18 +90,12 @@ need=
 command -v wrk >/dev/null 2>&1 || need="$need wrk"
 nginx=$(command -v nginx 2>/dev/null || { [ -x /usr/sbin/nginx ] && echo /usr/sbin/nginx; })
 [ -n "$nginx" ] || need="$need nginx-light"
-command -v taskset >/dev/null 2>&1 || need="$need util-linux"
-[ "$do_strace" = yes ] && ! command -v strace >/dev/null 2>&1 && need="$need strace"
-command -v timeout >/dev/null 2>&1 || need="$need coreutils"
+need_run_tools
 if [ -n "$need" ]; then
-	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+	if can_apt; then
 		echo "== installing$need (apt-get)"
 		# shellcheck disable=SC2086
-		DEBIAN_FRONTEND=noninteractive timeout 300 \
-		    apt-get install -y -q $need >/dev/null 2>&1 ||
-		{ DEBIAN_FRONTEND=noninteractive timeout 300 apt-get update -q \
-		    >/dev/null 2>&1; DEBIAN_FRONTEND=noninteractive timeout 300 \
-		    apt-get install -y -q $need >/dev/null 2>&1; }
+		apt_install 300 $need
 		nginx=$(command -v nginx 2>/dev/null || { [ -x /usr/sbin/nginx ] && echo /usr/sbin/nginx; })
 	else
 		echo "== missing:$need; install with: apt-get install$need"
@@ -119,25 +105,11 @@ if ! command -v wrk >/dev/null 2>&1 || ! command -v timeout >/dev/null 2>&1; the
 	echo "$0: wrk and timeout(1) are needed" >&2
 	exit 1
 fi
-srvcpu="taskset -c 0"
-clicpu="taskset -c 1"
-ncpu=$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1)
-if ! command -v taskset >/dev/null 2>&1; then
-	echo "== no taskset: server and wrk are not pinned"
-	srvcpu=
-	clicpu=
-elif [ "$ncpu" -lt 2 ]; then
-	echo "== one CPU: server and wrk both on CPU 0"
-	clicpu="taskset -c 0"
-fi
-if [ "$do_strace" = yes ] && ! command -v strace >/dev/null 2>&1; then
-	echo "== no strace: no syscall columns"
-	do_strace=no
-fi
+pin_cpus wrk
+check_strace
 hz=$(getconf CLK_TCK)
 posint "$hz" CLK_TCK 1000000
-# shellcheck disable=SC3045
-ulimit -n "$(ulimit -Hn)" 2>/dev/null || :
+raise_nofile
 
 configs="w0 w1"
 if [ -n "$nginx" ]; then
@@ -158,50 +130,12 @@ wpid=
 stpid=
 # shellcheck disable=SC2317
 cleanup() {
-	for p in $stpid $wpid $spid; do
-		kill -KILL "$p" 2>/dev/null
-	done
-	for p in $mpids; do  # nginx's workers
-		kill -KILL "$p" 2>/dev/null
-	done
+	# shellcheck disable=SC2086
+	kill_all $stpid $wpid $spid $mpids  # mpids: nginx's workers
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM HUP
-
-# wait_for FILE PATTERN TENTHS [PID]: wait (at most TENTHS x 0.1 s) for a
-# line of FILE that matches the case PATTERN; it is left in $found.
-# Returns 1 on time out, or when PID has died without writing the line.
-wait_for() {
-	_n=0
-	found=
-	while :; do
-		_dead=no
-		[ $# -ge 4 ] && ! kill -0 "$4" 2>/dev/null && _dead=yes
-		if [ -f "$1" ]; then
-			while IFS= read -r _l; do
-				# shellcheck disable=SC2254
-				case $_l in $2) found=$_l; return 0 ;; esac
-			done < "$1"
-		fi
-		[ "$_dead" = yes ] && return 1
-		[ "$_n" -ge "$3" ] && return 1
-		sleep 0.1
-		_n=$((_n + 1))
-	done
-}
-
-# stop PID [SIGNAL]: signal it, wait at most 5 s, then SIGKILL; reap it.
-stop() {
-	kill "-${2:-TERM}" "$1" 2>/dev/null
-	_n=0
-	while kill -0 "$1" 2>/dev/null && [ "$_n" -lt 50 ]; do
-		sleep 0.1
-		_n=$((_n + 1))
-	done
-	kill -KILL "$1" 2>/dev/null
-	wait "$1" 2>/dev/null
-}
 
 # children PID: the pids of PID's child processes (nginx's workers).
 children() {
@@ -212,34 +146,6 @@ children() {
 		set -- ${_s##*) }    # fields from the 3rd (state) on: $2 = ppid
 		[ "$2" = "$_parent" ] && { _p=${_f#/proc/}; echo "${_p%/stat}"; }
 	done
-}
-
-# runtime PID...: nanoseconds on a CPU, summed over every thread of the
-# processes (the first field of /proc/PID/task/TID/schedstat: exact, where
-# /proc/PID/stat counts in 10 ms ticks); "-" without schedstat.
-runtime() {
-	_ns=0
-	for _p in "$@"; do
-		for _f in /proc/"$_p"/task/*/schedstat; do
-			{ IFS=' ' read -r _r _rest < "$_f"; } 2>/dev/null ||
-			    { echo -; return 0; }
-			_ns=$((_ns + _r))
-		done
-	done
-	echo "$_ns"
-}
-
-# ticks PID...: "utime stime" summed over the processes (all threads of
-# each), in clock ticks.
-ticks() {
-	_u=0 _t=0
-	for _p in "$@"; do
-		IFS= read -r _s < "/proc/$_p/stat" || return 1
-		# shellcheck disable=SC2086
-		set -- ${_s##*) }
-		_u=$((_u + ${12})) _t=$((_t + ${13}))
-	done
-	echo "$_u $_t"
 }
 
 # listening PORT: true once some socket listens on 127.0.0.1:PORT.
@@ -319,26 +225,14 @@ start_server() {
 	rm -f "$tmp/srv.out"
 	mpids=
 	case $1 in
-	w0|w1|evhttp)
-		if [ "$1" = evhttp ]; then
-			# shellcheck disable=SC2086
-			$srvcpu "$evhttp" -p 0 -a 127.0.0.1 > "$tmp/srv.out" 2>&1 &
-		else
-			# shellcheck disable=SC2086
-			$srvcpu "$httpsrv" -t 1 -w "${1#w}" -p 0 -a 127.0.0.1 \
-			    > "$tmp/srv.out" 2>&1 &
-		fi
-		spid=$!
-		if ! wait_for "$tmp/srv.out" "*listening on *" 100 "$spid"; then
-			echo "== $(config_name "$1"): no ready line in 10 s:"
-			cat "$tmp/srv.out"
-			stop "$spid" KILL
-			spid=
-			return 1
-		fi
-		port=${found#*listening on }
-		port=${port%% *}
-		port=${port##*:}
+	w0|w1)
+		start_listener 100 "$(config_name "$1")" "$httpsrv" -t 1 \
+		    -w "${1#w}" || return 1
+		mpids=$spid
+		return 0
+		;;
+	evhttp)
+		start_listener 100 "$(config_name "$1")" "$evhttp" || return 1
 		mpids=$spid
 		return 0
 		;;
@@ -414,13 +308,13 @@ timed_run() { # config round
 	# shellcheck disable=SC2086
 	_t0=$(ticks $mpids)
 	# shellcheck disable=SC2086
-	_r0=$(runtime $mpids)
+	_r0=$(cpu_ns $mpids)
 	if ! run_wrk "$secs"; then
 		stop_server
 		return 1
 	fi
 	# shellcheck disable=SC2086
-	_r1=$(runtime $mpids)
+	_r1=$(cpu_ns $mpids)
 	# shellcheck disable=SC2086
 	_t1=$(ticks $mpids)
 	stop_server
@@ -446,31 +340,16 @@ timed_run() { # config round
 # "total" included) to $tmp/sys.
 strace_run() { # config
 	start_server "$1" || return 1
-	_args=
-	for _p in $mpids; do
-		_args="$_args -p $_p"
-	done
-	rm -f "$tmp/strace.out" "$tmp/strace.err"
 	# shellcheck disable=SC2086
-	strace -c -f -o "$tmp/strace.out" $_args 2> "$tmp/strace.err" &
-	stpid=$!
-	if ! wait_for "$tmp/strace.err" "*attached*" 100 "$stpid"; then
-		echo "== strace did not attach:"
-		cat "$tmp/strace.err"
-		stop "$stpid" KILL
-		stpid=
+	if ! strace_attach $mpids; then
 		stop_server
 		return 1
 	fi
-	sleep 0.5  # every thread attached
 	run_wrk "$ssecs" || { stop "$stpid" KILL; stpid=; stop_server; return 1; }
 	stop "$stpid" INT  # strace prints its table when it detaches
 	stpid=
 	stop_server
-	awk -v k="$1" -v n="$req" '
-	$NF ~ /^[a-z_0-9]+$/ && $4 ~ /^[0-9]+$/ && $1 ~ /^[0-9.]+$/ {
-		printf "%s %s %.4f\n", k, $NF, $4 / n
-	}' "$tmp/strace.out" >> "$tmp/sys"
+	strace_counts "$tmp/strace.out" "$req" "$1" >> "$tmp/sys"
 	printf '   %-17s strace: %d req, %s syscalls/req\n' \
 	    "$(config_name "$1")" "$req" "$(awk -v k="$1" \
 	    '$1 == k && $2 == "total" { print $3 }' "$tmp/sys")"
@@ -500,21 +379,8 @@ echo
 echo "== summary: median of $rounds round(s); us/req = server CPU (user+sys) per request,"
 echo "   user = its user-space part; ratio = us/req / nginx's (vs evhttp: / evhttp's);"
 echo "   sys/req and the top syscalls: system calls per request (strace -c -f)"
-awk -v order="$configs" -v tsv="${BENCH_TSV:-}" -v conns="$conns" '
-function median(list,   n, v, i, j, t) {
-	n = split(list, v, " ")
-	for (i = 2; i <= n; i++)
-		for (j = i; j > 1 && v[j - 1] + 0 > v[j] + 0; j--) {
-			t = v[j]; v[j] = v[j - 1]; v[j - 1] = t
-		}
-	if (n % 2) return v[(n + 1) / 2] + 0
-	return (v[n / 2] + v[n / 2 + 1]) / 2
-}
-function row(subject, metric, value, peer, ratio, target) {
-	if (tsv != "")
-		printf "http\t%s\t%s\t%s\t%s\t%s\t%s\n", subject, metric, value,
-		    peer, ratio, target >> tsv
-}
+awk -v order="$configs" -v tsv="${BENCH_TSV:-}" -v conns="$conns" \
+    "$awk_median$awk_row"'
 function ratio(a, b) { return b > 0 ? sprintf("%.2f", a / b) : "-" }
 FNR == 1 { file++ }
 file == 1 {
@@ -570,31 +436,32 @@ END {
 		if (k == "w0" || k == "w1") {
 			tgt = k == "w0" ? "<=1.0" : "-"
 			if ("nginx" in mus)
-				row(name[k], metric, v, "nginx",
+				row("http", name[k], metric, v, "nginx",
 				    ratio(mus[k], mus["nginx"]), tgt)
 			if ("evhttp" in mus)
-				row(name[k], metric, v, "evhttp",
+				row("http", name[k], metric, v, "evhttp",
 				    ratio(mus[k], mus["evhttp"]), tgt)
 			if (!("nginx" in mus) && !("evhttp" in mus))
-				row(name[k], metric, v, "-", "-", "-")
+				row("http", name[k], metric, v, "-", "-", "-")
 		} else
-			row(name[k], metric, v, "-", "-", "-")
+			row("http", name[k], metric, v, "-", "-", "-")
 	}
 	for (i = 1; i <= nk; i++) {
 		k = ks[i]
 		if (k in mrps)
-			row(name[k], "req/s (info)", sprintf("%.0f", mrps[k]),
-			    "-", "-", "-")
+			row("http", name[k], "req/s (info)",
+			    sprintf("%.0f", mrps[k]), "-", "-", "-")
 	}
 	for (i = 1; i <= nk; i++) {
 		k = ks[i]
 		if (!(k in tot))
 			continue
 		if ((k == "w0" || k == "w1") && ("nginx" in tot))
-			row(name[k], "syscalls/req", tot[k], "nginx",
+			row("http", name[k], "syscalls/req", tot[k], "nginx",
 			    ratio(tot[k], tot["nginx"]), "-")
 		else
-			row(name[k], "syscalls/req", tot[k], "-", "-", "-")
+			row("http", name[k], "syscalls/req", tot[k], "-", "-",
+			    "-")
 	}
 }' "$tmp/timed" "$tmp/sys"
 [ -n "${BENCH_TSV:-}" ] && echo "(rows appended to $BENCH_TSV)"
