@@ -33,6 +33,8 @@
 # them; otherwise it prints the one apt-get command to run and goes on
 # (each case skips what it lacks).  Figures are printed, never checked.
 set -u
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
 
 cases="echo http timers chain mem"
 out=${BENCH_OUT:-}
@@ -75,14 +77,10 @@ command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] ||
 command -v wrk >/dev/null 2>&1 || need="$need wrk"
 command -v strace >/dev/null 2>&1 || need="$need strace"
 if [ -n "$need" ]; then
-	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+	if can_apt; then
 		echo "== make bench: installing$need (apt-get)"
 		# shellcheck disable=SC2086
-		DEBIAN_FRONTEND=noninteractive timeout 600 \
-		    apt-get install -y -q $need >/dev/null 2>&1 ||
-		{ DEBIAN_FRONTEND=noninteractive timeout 300 apt-get update -q \
-		    >/dev/null 2>&1; DEBIAN_FRONTEND=noninteractive timeout 600 \
-		    apt-get install -y -q $need >/dev/null 2>&1; } ||
+		apt_install 600 $need ||
 		echo "== make bench: apt-get failed; going on without$need"
 	else
 		echo "== make bench: missing peers; to install them run:"

@@ -34,6 +34,8 @@
 # there.  Every run is bounded in time (timeout; the programs also stop
 # themselves after 120 s with SIGALRM).  Figures are printed, never checked.
 set -u
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
 
 bindir=${BENCH_BINDIR:-$(dirname "$0")}
 rounds=3
@@ -44,16 +46,6 @@ do_strace=yes
 
 usage() {
 	echo "usage: $0 [-r ROUNDS] [-w WRITES] [-c \"PAIRSxACTIVE ...\"] [-s STRACE_WRITES] [-S]"
-}
-
-posint() { # value name max
-	case $1 in
-	''|*[!0-9]*) echo "$0: $2 wants 1..$3" >&2; exit 2 ;;
-	esac
-	if [ "$1" -lt 1 ] || [ "$1" -gt "$3" ]; then
-		echo "$0: $2 wants 1..$3" >&2
-		exit 2
-	fi
 }
 
 while getopts r:w:c:s:Sh o; do
@@ -78,16 +70,11 @@ for c in $cases; do
 done
 
 # 9000 pairs are 18000 fds: take the hard limit (about 20000 here).
-ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 maxpairs=0
 for c in $cases; do
 	[ "${c%%x*}" -gt "$maxpairs" ] && maxpairs=${c%%x*}
 done
-if [ $((maxpairs * 2 + 64)) -gt "$(ulimit -n)" ]; then
-	echo "$0: $maxpairs pairs need $((maxpairs * 2 + 64)) fds;" \
-	     "ulimit -n is $(ulimit -n)" >&2
-	exit 1
-fi
+need_fds $((maxpairs * 2)) "$maxpairs pairs"
 
 pin=
 if command -v taskset >/dev/null 2>&1 && taskset -c 0 true 2>/dev/null; then
@@ -187,22 +174,8 @@ fi
 touch "$tmp/sys"
 
 # The summary: medians over the rounds, ratios, the system calls.
-awk -v impls="$impls" -v cases="$cases" -v tsv="${BENCH_TSV:-}" '
-function median(key,    i, j, t, m) {
-	m = nv[key]
-	for (i = 2; i <= m; i++)
-		for (j = i; j > 1 && v[key, j - 1] > v[key, j]; j--) {
-			t = v[key, j]; v[key, j] = v[key, j - 1]; v[key, j - 1] = t
-		}
-	if (m == 0) return -1
-	return m % 2 ? v[key, (m + 1) / 2] : (v[key, m / 2] + v[key, m / 2 + 1]) / 2
-}
-function add(key, x) { v[key, ++nv[key]] = x }
-function row(cs, subj, metric, val, peer, ratio, target) {
-	if (tsv == "") return
-	printf "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", "chain-" cs, subj, metric, val,
-	    peer, ratio, target >> tsv
-}
+awk -v impls="$impls" -v cases="$cases" -v tsv="${BENCH_TSV:-}" \
+    "$awk_median_keyed$awk_row"'
 FILENAME ~ /runs$/ {
 	add($1 SUBSEP $2 SUBSEP "scpu", $3); add($1 SUBSEP $2 SUBSEP "swall", $4)
 	add($1 SUBSEP $2 SUBSEP "pcpu", $5); add($1 SUBSEP $2 SUBSEP "pwall", $6)
@@ -262,8 +235,10 @@ END {
 			ps = "-"; rss = "-"; pp = "-"; rpp = "-"
 			if (bs > 0 && impl != "libev") { ps = "libev"; rss = rs }
 			if (bp > 0 && impl != "raw-epoll") { pp = "raw-epoll"; rpp = rp }
-			row(c, impl, "setup_ns_per_fd", sprintf("%.1f", sc), ps, rss, tgt_s)
-			row(c, impl, "proc_ns_per_hop", sprintf("%.1f", pc), pp, rpp, tgt_p)
+			row("chain-" c, impl, "setup_ns_per_fd", sprintf("%.1f", sc),
+			    ps, rss, tgt_s)
+			row("chain-" c, impl, "proc_ns_per_hop", sprintf("%.1f", pc),
+			    pp, rpp, tgt_p)
 			if (key in sys) {
 				lk = c SUBSEP "libev"
 				pc2 = "-"; rc2 = "-"
@@ -272,9 +247,12 @@ END {
 					if (sctl[lk] > 0)
 						rc2 = sprintf("%.2f", sctl[key] / sctl[lk])
 				}
-				row(c, impl, "epoll_ctl_per_fd", f2, pc2, rc2, tgt_s)
-				row(c, impl, "setup_syscalls_per_fd", f1, "-", "-", "-")
-				row(c, impl, "proc_syscalls_per_hop", f3, "-", "-", "-")
+				row("chain-" c, impl, "epoll_ctl_per_fd", f2, pc2, rc2,
+				    tgt_s)
+				row("chain-" c, impl, "setup_syscalls_per_fd", f1,
+				    "-", "-", "-")
+				row("chain-" c, impl, "proc_syscalls_per_hop", f3,
+				    "-", "-", "-")
 			}
 		}
 	}

@@ -23,6 +23,8 @@
 # ns/op with its ratio to libev (target <=1.0) and to the other peers, and
 # each peer's own figure.
 set -u
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
 
 bindir=${BENCH_BINDIR:-$(dirname "$0")}
 rounds=3
@@ -46,13 +48,7 @@ while [ $# -gt 0 ]; do
 	*) usage >&2; exit 2 ;;
 	esac
 done
-case $rounds in
-''|*[!0-9]*) echo "$0: -r wants 1..20" >&2; exit 2 ;;
-esac
-if [ "$rounds" -lt 1 ] || [ "$rounds" -gt 20 ]; then
-	echo "$0: -r wants 1..20" >&2
-	exit 2
-fi
+posint "$rounds" -r 20
 
 args=
 [ -n "$count" ] && args="$args -n $count"
@@ -141,21 +137,7 @@ if [ "$status" = 0 ]; then
 		names="$names $p"
 	done
 	# shellcheck disable=SC2086
-	awk -v names="$names" -v tsv="${BENCH_TSV:-}" '
-	function median(list,   n, v, i, j, t) {
-		n = split(list, v, " ")
-		for (i = 2; i <= n; i++)
-			for (j = i; j > 1 && v[j - 1] + 0 > v[j] + 0; j--) {
-				t = v[j]; v[j] = v[j - 1]; v[j - 1] = t
-			}
-		if (n % 2) return v[(n + 1) / 2] + 0
-		return (v[n / 2] + v[n / 2 + 1]) / 2
-	}
-	function row(subject, metric, value, peer, ratio, target) {
-		if (tsv != "")
-			printf "timers\t%s\t%s\t%s\t%s\t%s\t%s\n", subject,
-			    metric, value, peer, ratio, target >> tsv
-	}
+	awk -v names="$names" -v tsv="${BENCH_TSV:-}" "$awk_median$awk_row"'
 	FNR == 1 { file++ }
 	{
 		if (!($1 in seen)) { seen[$1] = 1; order[++np] = $1 }
@@ -186,17 +168,20 @@ if [ "$status" = 0 ]; then
 				if (!((k, p) in w))
 					continue
 				lc = median(c[k, p])
-				row("libepump", metric, sprintf("%.1f", ec), name[k],
+				row("timers", "libepump", metric,
+				    sprintf("%.1f", ec), name[k],
 				    (lc > 0 ? sprintf("%.2f", ec / lc) : "-"),
 				    name[k] == "libev" ? "<=1.0" : "-")
 				peered = 1
 			}
 			if (!peered)
-				row("libepump", metric, sprintf("%.1f", ec), "-", "-", "-")
+				row("timers", "libepump", metric,
+				    sprintf("%.1f", ec), "-", "-", "-")
 			for (k = 2; k <= nn; k++)
 				if ((k, p) in w)
-					row(name[k], metric, sprintf("%.1f",
-					    median(c[k, p])), "-", "-", "-")
+					row("timers", name[k], metric,
+					    sprintf("%.1f", median(c[k, p])),
+					    "-", "-", "-")
 		}
 	}' $files
 	echo "(fire: wall includes sleeping until the last deadline; compare cpu)"
