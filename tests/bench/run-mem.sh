@@ -33,6 +33,8 @@
 # ("-" where empty): libepump's ratio is against libev, its target 128
 # bytes per idle connection.  Figures are printed, never checked.
 set -u
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
 
 bindir=${BENCH_BINDIR:-$(dirname "$0")}
 count=9000
@@ -41,16 +43,6 @@ echosrv=
 
 usage() {
 	echo "usage: $0 [-c COUNT] [-r ROUNDS] [-e ECHOSRV]"
-}
-
-posint() { # value name max
-	case $1 in
-	''|*[!0-9]*) echo "$0: $2 wants 1..$3" >&2; exit 2 ;;
-	esac
-	if [ "$1" -lt 1 ] || [ "$1" -gt "$3" ]; then
-		echo "$0: $2 wants 1..$3" >&2
-		exit 2
-	fi
 }
 
 while getopts c:r:e:h o; do
@@ -66,12 +58,7 @@ shift $((OPTIND - 1))
 [ $# -eq 0 ] || { usage >&2; exit 2; }
 [ -n "$echosrv" ] || echosrv=$bindir/../../examples/echosrv
 
-ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
-if [ $((count + 64)) -gt "$(ulimit -n)" ]; then
-	echo "$0: $count connections need $((count + 64)) fds;" \
-	     "ulimit -n is $(ulimit -n)" >&2
-	exit 1
-fi
+need_fds "$count" "$count connections"
 client=$bindir/chain_conns
 [ -x "$client" ] || { echo "$0: $client not built" >&2; exit 1; }
 [ -x "$echosrv" ] || { echo "$0: $echosrv not built" >&2; exit 1; }
@@ -112,38 +99,19 @@ mem_kb() {
 	fi
 }
 
-# Waits up to $2 tenths of a second for a line matching $3 in file $1.
-wait_line() {
-	i=0
-	while [ $i -lt "$2" ]; do
-		grep -q "$3" "$1" 2>/dev/null && return 0
-		sleep 0.1
-		i=$((i + 1))
-	done
-	return 1
-}
-
-stop_pid() { # pid
-	kill "$1" 2>/dev/null
-	i=0
-	while kill -0 "$1" 2>/dev/null && [ $i -lt 100 ]; do
-		sleep 0.1
-		i=$((i + 1))
-	done
-	kill -9 "$1" 2>/dev/null
-	wait "$1" 2>/dev/null
-}
-
 # One run of server "$1" (name|command): appends "name rss0 rss1 anon0
 # anon1" (kB) to $tmp/runs.
 one_run() {
 	name=${1%%|*}
 	cmd=${1#*|}
+	# No stale "listening" or "ready" line of the last run: the shell
+	# may read the files before the new processes truncate them.
+	rm -f "$tmp/srv.out" "$tmp/cli.out"
 	$cmd > "$tmp/srv.out" 2> "$tmp/srv.err" &
 	spid=$!
-	if ! wait_line "$tmp/srv.out" 100 'listening on'; then
+	if ! wait_for "$tmp/srv.out" "*listening on*" 100 "$spid"; then
 		echo "$0: $name did not start: $(tail -1 "$tmp/srv.err")" >&2
-		stop_pid "$spid"; spid=
+		stop "$spid" TERM 100; spid=
 		return
 	fi
 	port=$(sed -n 's/.*listening on .*:\([0-9][0-9]*\).*/\1/p' \
@@ -154,18 +122,18 @@ one_run() {
 	"$client" -p "$port" -c "$count" -t 120 > "$tmp/cli.out" \
 	    2> "$tmp/cli.err" &
 	cpid=$!
-	if ! wait_line "$tmp/cli.out" 900 '^ready'; then
+	if ! wait_for "$tmp/cli.out" "ready*" 900 "$cpid"; then
 		echo "$0: $name: the client did not get ready:" \
 		     "$(tail -1 "$tmp/cli.err")" >&2
-		stop_pid "$cpid"; cpid=
-		stop_pid "$spid"; spid=
+		stop "$cpid" TERM 100; cpid=
+		stop "$spid" TERM 100; spid=
 		return
 	fi
 	sleep 0.5
 	rss1=$(mem_kb "$spid" Rss)
 	anon1=$(mem_kb "$spid" Anonymous)
-	stop_pid "$cpid"; cpid=
-	stop_pid "$spid"; spid=
+	stop "$cpid" TERM 100; cpid=
+	stop "$spid" TERM 100; spid=
 	echo "$name $rss0 $rss1 $anon0 $anon1" >> "$tmp/runs"
 }
 
@@ -183,22 +151,8 @@ done
 [ -s "$tmp/runs" ] || { echo "$0: no run succeeded" >&2; exit 1; }
 
 names=$(echo "$servers" | sed 's/|.*//' | tr '\n' ' ')
-awk -v names="$names" -v n="$count" -v tsv="${BENCH_TSV:-}" '
-function median(key,    i, j, t, m) {
-	m = nv[key]
-	for (i = 2; i <= m; i++)
-		for (j = i; j > 1 && v[key, j - 1] > v[key, j]; j--) {
-			t = v[key, j]; v[key, j] = v[key, j - 1]; v[key, j - 1] = t
-		}
-	if (m == 0) return -1
-	return m % 2 ? v[key, (m + 1) / 2] : (v[key, m / 2] + v[key, m / 2 + 1]) / 2
-}
-function add(key, x) { v[key, ++nv[key]] = x }
-function row(subj, metric, val, peer, ratio, target) {
-	if (tsv == "") return
-	printf "mem-%d\t%s\t%s\t%s\t%s\t%s\t%s\n", n, subj, metric, val, peer,
-	    ratio, target >> tsv
-}
+awk -v names="$names" -v n="$count" -v tsv="${BENCH_TSV:-}" \
+    "$awk_median_keyed$awk_row"'
 {
 	add($1 SUBSEP "rss0", $2); add($1 SUBSEP "rss1", $3)
 	add($1 SUBSEP "anon0", $4); add($1 SUBSEP "anon1", $5)
@@ -222,9 +176,11 @@ END {
 		    median(s SUBSEP "anon0"), median(s SUBSEP "anon1"), a, b, rt
 		peer = "-"; ratio = "-"
 		if (s != "libev" && base > 0) { peer = "libev"; ratio = rt }
-		row(s, "anon_bytes_per_conn", sprintf("%.1f", a), peer, ratio,
+		row(sprintf("mem-%d", n), s, "anon_bytes_per_conn",
+		    sprintf("%.1f", a), peer, ratio,
 		    s == "libepump" ? "<=128" : "-")
-		row(s, "rss_bytes_per_conn", sprintf("%.1f", b), "-", "-", "-")
+		row(sprintf("mem-%d", n), s, "rss_bytes_per_conn",
+		    sprintf("%.1f", b), "-", "-", "-")
 	}
 }' "$tmp/runs"
 echo
