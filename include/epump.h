@@ -60,6 +60,11 @@ extern "C" {
 #define FDT_STDIN           0x100000
 #define FDT_STDOUT          0x200000
 
+/* OR into iodev_new()'s fdtype when the fd is already non-blocking (made
+ * with SOCK_NONBLOCK, accept4(), O_NONBLOCK): iodev_new() then makes no
+ * system call for it.  Not a device type: iodev_fdtype() never has it. */
+#define IODEV_NONBLOCK      0x40000000
+
 /* Interest flags for iodev_add_notify() and iodev_del_notify(). */
 #define RWF_READ            0x02
 #define RWF_WRITE           0x04
@@ -177,14 +182,16 @@ EPUMP_API int iodev_post(epcore_t *core, uint64_t devid, int event,
 /* ---- devices: iodev(3) ---- */
 
 /*
- * Make a device of an open fd (made non-blocking; the device owns it and
- * closes it).  The device is not polled until iodev_bind_epump(); its
- * interest starts as RWF_READ.  fdtype is taken at its word for sockets:
- * FDT_LISTEN, FDT_CONNECTED, FDT_ACCEPTED and FDT_USOCK_* are stream
- * sockets, FDT_UDPSRV and FDT_UDPCLI datagram sockets (iodev_send never
- * queues part of a datagram); for the other types the fd is asked.  NULL with EINVAL (NULL core or handler,
- * negative fd, fdtype not a device type), EBADF (fd not open), ECANCELED
- * (core stopped), ENOMEM.
+ * Make a device of an open fd (made non-blocking, unless fdtype has
+ * IODEV_NONBLOCK; the device owns it and closes it).  The device is not
+ * polled until iodev_bind_epump(); its interest starts as RWF_READ.
+ * fdtype is taken at its word for sockets: FDT_LISTEN, FDT_CONNECTED,
+ * FDT_ACCEPTED and FDT_USOCK_* are stream sockets, FDT_UDPSRV and
+ * FDT_UDPCLI datagram sockets (iodev_send never queues part of a
+ * datagram); for the other types the fd is asked.  NULL with EINVAL (NULL
+ * core or handler, negative fd, fdtype not a device type), EBADF (fd not
+ * open; with IODEV_NONBLOCK and a socket type, the fd is first used, and
+ * found bad, by iodev_bind_epump), ECANCELED (core stopped), ENOMEM.
  */
 EPUMP_API iodev_t *iodev_new(epcore_t *core, int fd, int fdtype,
                              void *para, IOHandler *handler, void *cbpara);

@@ -101,7 +101,9 @@ iodev_t *iodev_new(epcore_t *core, int fd, int fdtype, void *para,
 	uint32_t extra = 0;
 	int on = 1, type;
 	socklen_t len = sizeof(type);
+	bool nb = (fdtype & IODEV_NONBLOCK) != 0;
 
+	fdtype &= ~IODEV_NONBLOCK;
 	if (core == NULL || handler == NULL || fd < 0 ||
 	    (fdtype & ~DEV_FDTYPES) != 0 || fdtype == 0 ||
 	    (fdtype & (fdtype - 1)) != 0) {
@@ -115,7 +117,7 @@ iodev_t *iodev_new(epcore_t *core, int fd, int fdtype, void *para,
 	/* One system call each for non-blocking and for the kind, where
 	 * fdtype does not say it: registering many fds (the chain benchmark)
 	 * is bound by system calls. */
-	if (ioctl(fd, FIONBIO, &on) < 0)
+	if (!nb && ioctl(fd, FIONBIO, &on) < 0)
 		return NULL; /* EBADF */
 	if (fdtype & DEV_STREAM_SOCKS)
 		extra |= PF_SOCKET;

@@ -11,8 +11,9 @@
  *   setup  inside a user event (epcore_post to epump 0): iodev_new() on
  *          every read end, then iodev_bind_epump(BIND_CURRENT_EPUMP), which
  *          registers the fd with the epump's poller at once.  The fds are
- *          already non-blocking; iodev_new() checks them (fcntl F_GETFL)
- *          and asks whether they are sockets (getsockopt SO_TYPE).
+ *          already non-blocking (SOCK_NONBLOCK, for every peer), which
+ *          IODEV_NONBLOCK tells iodev_new(): no system call but the
+ *          epoll_ctl of the bind.
  *   proc   a second user event writes the first tokens; the read handlers
  *          (iodev_recv, then write(2) to the next pair) pass them on; the
  *          handler that reads the last byte stops the clock.
@@ -90,7 +91,8 @@ static int stage_setup(void *cbpara, void *para, int event, int fdtype)
 	chain_mark(MARK_SETUP0);
 	ch.s0 = chain_now();
 	for (i = 0; i < ch.npairs; i++) {
-		devs[i] = iodev_new(core, ch.rfd[i], FDT_USOCK_CONNECTED,
+		devs[i] = iodev_new(core, ch.rfd[i],
+		                    FDT_USOCK_CONNECTED | IODEV_NONBLOCK,
 		                    (void *)(intptr_t)i, on_read, NULL);
 		if (devs[i] == NULL ||
 		    iodev_bind_epump(devs[i], BIND_CURRENT_EPUMP, 0) < 0) {

@@ -1132,6 +1132,46 @@ static void fdtype_word(void)
 		       n, r);
 		iodev_close(dev);
 	}
+	{
+		/* IODEV_NONBLOCK: the caller's word that the fd is
+		 * non-blocking; iodev_new leaves its flags alone and the
+		 * device's type is the type alone. */
+		int sp[2], fl;
+		iodev_t *d2;
+
+		if (socketpair(AF_UNIX, SOCK_STREAM, 0, sp) == 0) {
+			d2 = iodev_new(core, sp[0],
+			               FDT_USOCK_CONNECTED | IODEV_NONBLOCK,
+			               NULL, fdtype_h, NULL);
+			fl = fcntl(sp[0], F_GETFL);
+			TAP_OK(d2 != NULL && !(fl & O_NONBLOCK),
+			       "fdtype: with IODEV_NONBLOCK the fd's flags are "
+			       "left alone");
+			TAP_OK(d2 != NULL &&
+			       iodev_fdtype(d2) == FDT_USOCK_CONNECTED,
+			       "fdtype: and the device's type is the type alone "
+			       "(%#x)", d2 != NULL ? iodev_fdtype(d2) : -1);
+			if (d2 != NULL) {
+				n = iodev_send(d2, "nb", 2);
+				r = read(sp[1], buf, sizeof(buf));
+				TAP_OK(n == 2 && r == 2, "fdtype: it sends "
+				       "(%zd, %zd)", n, r);
+				iodev_close(d2);
+			} else {
+				close(sp[0]);
+			}
+			close(sp[1]);
+		}
+		errno = 0;
+		d2 = iodev_new(core, 0, FDT_CONNECTED | FDT_ACCEPTED |
+		               IODEV_NONBLOCK, NULL, fdtype_h, NULL);
+		TAP_OK(d2 == NULL && errno == EINVAL, "fdtype: two types with "
+		       "IODEV_NONBLOCK: EINVAL (errno %d)", errno);
+		errno = 0;
+		d2 = iodev_new(core, 0, IODEV_NONBLOCK, NULL, fdtype_h, NULL);
+		TAP_OK(d2 == NULL && errno == EINVAL, "fdtype: IODEV_NONBLOCK "
+		       "alone is no type: EINVAL (errno %d)", errno);
+	}
 	dev = iodev_new(core, u[0], FDT_UDPCLI, NULL, fdtype_h, NULL);
 	TAP_OK(dev != NULL, "fdtype: a datagram socket made FDT_UDPCLI");
 	if (dev != NULL) {
