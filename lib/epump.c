@@ -457,10 +457,12 @@ void ep__epump_loop(struct epump *ep)
 			}
 			classify(ep, &ep->pev[i]);
 		}
-		queued = flush_outboxes(ep);
+		/* Without workers there are no outboxes: skip the calls. */
+		queued = ep->noutbox > 0 && flush_outboxes(ep);
 		drain_inbox(ep);
 		ep__timers_expire(ep);
-		queued |= flush_outboxes(ep);
+		if (ep->noutbox > 0)
+			queued |= flush_outboxes(ep);
 		/* Work we handed out is still queued: a worker sharing our CPU
 		 * has not run yet.  Let it run before polling again, or every
 		 * packet would wake us to hand over one event at a time (two

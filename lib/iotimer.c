@@ -373,6 +373,8 @@ int ep__timer_next_ms(struct epump *ep)
 	unsigned idx, j;
 	int k;
 
+	if (w->n == 0)
+		return -1; /* nothing on the wheel, nor in the stop ring */
 	stopped_drain(ep);
 	if (!tl_empty(&w->due))
 		return 0;
@@ -473,6 +475,14 @@ void ep__timers_expire(struct epump *ep)
 	struct ep__wheel *w = &ep->wheel;
 	uint64_t now = ep->now;
 
+	if (w->n == 0) {
+		/* The common case of a loop without timers: nothing to walk
+		 * (timers in the stop ring are still counted in n). */
+		if (w->cur <= now)
+			w->cur = now + 1;
+		atomic_store_explicit(&ep->ntimers, 0, memory_order_relaxed);
+		return;
+	}
 	stopped_drain(ep);
 	fire_list(ep, &w->due);
 	while (w->cur <= now && w->n > 0 && !ep__stopping(ep->core)) {
