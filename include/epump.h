@@ -242,7 +242,9 @@ EPUMP_API int iodev_close_by(epcore_t *core, uint64_t id);
  * on the device's own thread (in its handler) until it is closed. */
 EPUMP_API iodev_t *iodev_by_id(epcore_t *core, uint64_t id);
 
-/* Accessors.  The id is never 0 and never reused by another device. */
+/* Accessors.  The id is never 0 and never reused by another device;
+ * iodev_id() returns 0 once the device's close has begun (also inside a
+ * handler still running on it), so keep the id from before the close. */
 EPUMP_API uint64_t iodev_id(const iodev_t *dev);
 EPUMP_API int iodev_fd(const iodev_t *dev);
 EPUMP_API int iodev_fdtype(const iodev_t *dev);
