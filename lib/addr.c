@@ -112,10 +112,8 @@ static int dev_addr(const iodev_t *dev, char *buf, size_t len, int *port,
 		errno = EINVAL;
 		return -1;
 	}
-	if (ep__dev_live_id(dev) == 0) { /* its fd may be closed, or reused */
-		errno = ENOENT;
+	if (ep__dev_gone(dev))
 		return -1;
-	}
 	memset(&ss, 0, sizeof(ss));
 	r = peer ? getpeername(dev->fd, (struct sockaddr *)&ss, &sl)
 	         : getsockname(dev->fd, (struct sockaddr *)&ss, &sl);

@@ -14,6 +14,7 @@
 
 #include "config.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -280,6 +281,15 @@ void ep__dev_apply(struct iodev *dev, uint64_t id);
 int  ep__dev_bind_locked(struct iodev *dev, uint64_t id, int bindtype,
                          int epump);
 uint64_t ep__dev_live_id(const struct iodev *dev);
+/* For calls that touch dev's fd: true (errno ENOENT) once its close has
+ * begun, when the fd may already be closed or reused. */
+static inline bool ep__dev_gone(const struct iodev *dev)
+{
+	if (ep__dev_live_id(dev) != 0)
+		return false;
+	errno = ENOENT;
+	return true;
+}
 iodev_t *ep__dev_make(epcore_t *core, int fd, int fdtype, uint32_t pflags,
                       void *para, IOHandler *handler, void *cbpara);
 void ep__dev_timer_stop(struct iodev *dev);

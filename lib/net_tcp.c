@@ -327,10 +327,8 @@ static int tcp_opt(iodev_t *dev, int opt, int on)
 		errno = EINVAL;
 		return -1;
 	}
-	if (ep__dev_live_id(dev) == 0) { /* its fd may be closed, or reused */
-		errno = ENOENT;
+	if (ep__dev_gone(dev))
 		return -1;
-	}
 	return setsockopt(dev->fd, IPPROTO_TCP, opt, &v, sizeof(v));
 }
 

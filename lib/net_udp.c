@@ -56,10 +56,8 @@ ssize_t epudp_recvfrom(iodev_t *dev, void *buf, size_t len,
 		errno = EINVAL;
 		return -1;
 	}
-	if (ep__dev_live_id(dev) == 0) { /* its fd may be closed, or reused */
-		errno = ENOENT;
+	if (ep__dev_gone(dev))
 		return -1;
-	}
 	n = recvfrom(dev->fd, buf, len, 0, (struct sockaddr *)from,
 	             from != NULL ? &sl : NULL);
 	if (n >= 0 && fromlen != NULL)
@@ -74,10 +72,8 @@ ssize_t epudp_sendto(iodev_t *dev, const void *buf, size_t len,
 		errno = EINVAL;
 		return -1;
 	}
-	if (ep__dev_live_id(dev) == 0) { /* its fd may be closed, or reused */
-		errno = ENOENT;
+	if (ep__dev_gone(dev))
 		return -1;
-	}
 	return sendto(dev->fd, buf, len, MSG_NOSIGNAL, to,
 	              to != NULL ? tolen : 0);
 }

@@ -167,10 +167,8 @@ ssize_t iodev_send(iodev_t *dev, const void *buf, size_t len)
 		errno = EINVAL;
 		return -1;
 	}
-	if (ep__dev_live_id(dev) == 0) {
-		errno = ENOENT;
+	if (ep__dev_gone(dev))
 		return -1;
-	}
 	if (len == 0)
 		return 0;
 	if (atomic_load_explicit(&dev->pflags, memory_order_relaxed) &
@@ -316,10 +314,8 @@ ssize_t iodev_recv(iodev_t *dev, void *buf, size_t len)
 		errno = EINVAL;
 		return -1;
 	}
-	if (ep__dev_live_id(dev) == 0) { /* its fd may be closed, or reused */
-		errno = ENOENT;
+	if (ep__dev_gone(dev))
 		return -1;
-	}
 	n = read(dev->fd, buf, len);
 	if (n > 0)
 		ep__add64(&dev->bytes_in, (uint64_t)n); /* the device's thread */
@@ -353,10 +349,8 @@ int iodev_set_sendq_limit(iodev_t *dev, size_t bytes)
 		errno = EINVAL;
 		return -1;
 	}
-	if (ep__dev_live_id(dev) == 0) {
-		errno = ENOENT;
+	if (ep__dev_gone(dev))
 		return -1;
-	}
 	sq_lock(dev);
 	q = sq_get(dev);
 	if (q != NULL)
