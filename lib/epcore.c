@@ -83,9 +83,12 @@ epcore_t *epcore_new(int maxfd)
 		errno = EINVAL;
 		return NULL;
 	}
-	core = calloc(1, sizeof(*core));
+	/* Aligned: the workers' idle count has a cache line of its own. */
+	core = aligned_alloc(EP__CACHELINE, (sizeof(*core) + EP__CACHELINE - 1) &
+	                     ~(size_t)(EP__CACHELINE - 1));
 	if (core == NULL)
 		return NULL;
+	memset(core, 0, sizeof(*core));
 	if (ep__slab_init(&core->devs, sizeof(struct iodev)) < 0 ||
 	    ep__slab_init(&core->timers, sizeof(struct iotimer)) < 0) {
 		ep__slab_destroy(&core->devs);

@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <sched.h>
 #include <limits.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -183,8 +184,9 @@ static void send_to_worker(struct epump *ep, int w, const struct ep__ev *ev)
 	}
 }
 
-/* Pushes each worker's batch; true if a worker still has it queued. */
-static bool flush_outboxes(struct epump *ep)
+/* Pushes each worker's batch: *pushed tells if there was one; true if a
+ * worker still has it queued. */
+static bool flush_outboxes(struct epump *ep, bool *pushed)
 {
 	bool waiting = false;
 	uint32_t i;
@@ -196,6 +198,7 @@ static bool flush_outboxes(struct epump *ep)
 
 		if (n == 0)
 			continue;
+		*pushed = true;
 		/* The ring is contiguous only up to the wrap point. */
 		while (n > 0) {
 			uint32_t h = q->head & (q->cap - 1);
@@ -415,6 +418,75 @@ static void drain_inbox(struct epump *ep)
 	ep->inspare = mine;
 }
 
+/* With stats on: time spent waiting (in the poller, or for a worker) vs
+ * out of it.  t_run: when the last wait ended (0: unknown). */
+static void wait_begin(struct epump *ep, uint64_t t_run, uint64_t *t_wait)
+{
+	if ((*t_wait = ep__ts_set(&ep->self, TS_POLL, TW_NONE, 0)) &&
+	    t_run != 0)
+		ep__add64(&ep->ts.busy_ns, *t_wait - t_run);
+}
+
+static void wait_end(struct epump *ep, uint64_t t_wait, uint64_t *t_run)
+{
+	if ((*t_run = ep__ts_set(&ep->self, TS_RUN, TW_NONE, 0)) &&
+	    t_wait != 0)
+		ep__add64(&ep->ts.wait_ns, *t_run - t_wait);
+}
+
+/*
+ * Every worker is busy and this epump has just handed out work: sleep
+ * until a worker goes idle (or a message or a timer comes) instead of
+ * polling again.  Readiness is edge-triggered and the kernel keeps it, so
+ * nothing is lost by waiting; polling now would only wake this thread for
+ * every packet that arrives while the workers are behind, to queue one
+ * event at a time behind them.  The next poll collects in one call what
+ * came meanwhile.  While any worker is idle, polling goes on as before:
+ * what arrives may be work for it.
+ *
+ * The wait is a poll(2) on the epump's own eventfd, the one its inbox
+ * wakes it with: this thread still blocks in nothing but a poller wait.
+ * Lost wakeups: the epump sets its bit in core->drainers, then reads
+ * core->nidle; a worker going to sleep counts itself in nidle, then reads
+ * drainers (worker.c); all seq_cst, so one of them sees the other.
+ */
+static void wait_for_workers(struct epump *ep, uint64_t *t_run)
+{
+	epcore_t *core = ep->core;
+	_Atomic uint64_t *word = &core->drainers[ep->index / 64];
+	uint64_t bit = (uint64_t)1 << (ep->index % 64);
+	struct pollfd pfd;
+	uint64_t t_wait;
+	int timeout;
+
+	if (atomic_load(&core->nidle) > 0)
+		return;
+	atomic_fetch_or(word, bit);
+	atomic_store(&ep->sleeping, 1);
+	if (atomic_load(&core->nidle) > 0 || atomic_load(&ep->inlen) > 0 ||
+	    ep__stopping(core)) {
+		atomic_store(&ep->sleeping, 0);
+		atomic_fetch_and(word, ~bit);
+		return;
+	}
+	timeout = ep__timer_next_ms(ep);
+	pfd.fd = ep->wakefd;
+	pfd.events = POLLIN;
+	pfd.revents = 0;
+	wait_begin(ep, *t_run, &t_wait);
+	if (poll(&pfd, 1, timeout) > 0) {
+		uint64_t v;
+		ssize_t r = read(ep->wakefd, &v, sizeof(v));
+
+		(void)r;
+		atomic_store(&ep->notified, 0);
+	}
+	atomic_store(&ep->sleeping, 0);
+	wait_end(ep, t_wait, t_run);
+	atomic_fetch_and(word, ~bit);
+	ep->now = ep__now_ms();
+}
+
 void ep__epump_loop(struct epump *ep)
 {
 	epcore_t *core = ep->core;
@@ -425,23 +497,18 @@ void ep__epump_loop(struct epump *ep)
 	ep->now = ep__now_ms();
 	while (!ep__stopping(core)) {
 		int timeout = ep__timer_next_ms(ep), n, i;
-		bool queued;
+		bool queued, pushed = false;
 
 		ep__store64(&ep->next_due_ms,
 		            timeout < 0 ? 0 : ep->now + (uint64_t)timeout);
 
-		/* With stats on: time in the poller vs out of it. */
-		if ((t_poll = ep__ts_set(&ep->self, TS_POLL, TW_NONE, 0)) &&
-		    t_run != 0)
-			ep__add64(&ep->ts.busy_ns, t_poll - t_run);
+		wait_begin(ep, t_run, &t_poll);
 		atomic_store(&ep->sleeping, 1);
 		if (atomic_load(&ep->inlen) > 0 || ep__stopping(core))
 			timeout = 0;
 		n = ep->ops->wait(ep->poller, ep->pev, ep->npev, timeout);
 		atomic_store(&ep->sleeping, 0);
-		if ((t_run = ep__ts_set(&ep->self, TS_RUN, TW_NONE, 0)) &&
-		    t_poll != 0)
-			ep__add64(&ep->ts.wait_ns, t_run - t_poll);
+		wait_end(ep, t_poll, &t_run);
 		ep->now = ep__now_ms();
 		atomic_store_explicit(&ep->nloops,
 		    atomic_load_explicit(&ep->nloops, memory_order_relaxed) + 1,
@@ -458,11 +525,11 @@ void ep__epump_loop(struct epump *ep)
 			classify(ep, &ep->pev[i]);
 		}
 		/* Without workers there are no outboxes: skip the calls. */
-		queued = ep->noutbox > 0 && flush_outboxes(ep);
+		queued = ep->noutbox > 0 && flush_outboxes(ep, &pushed);
 		drain_inbox(ep);
 		ep__timers_expire(ep);
 		if (ep->noutbox > 0)
-			queued |= flush_outboxes(ep);
+			queued |= flush_outboxes(ep, &pushed);
 		/* Work we handed out is still queued: a worker sharing our CPU
 		 * has not run yet.  Let it run before polling again, or every
 		 * packet would wake us to hand over one event at a time (two
@@ -471,5 +538,8 @@ void ep__epump_loop(struct epump *ep)
 		 * at once. */
 		if (queued)
 			sched_yield();
+		/* Still all busy: wait for one of them before polling. */
+		if (pushed)
+			wait_for_workers(ep, &t_run);
 	}
 }

@@ -470,6 +470,7 @@ void ep__worker_wake(struct worker *w);
 int  ep__worker_pick(epcore_t *core);
 int  ep__dev_worker(epcore_t *core, struct iodev *dev);
 void *ep__worker_main(void *arg);
+void ep__wake_drainers(epcore_t *core);
 
 /* ---- the core (epcore.c) ---- */
 
@@ -490,6 +491,10 @@ struct epcore {
 	struct worker *workers[EP__MAX_WORKERS];
 	_Atomic int nworkers;
 	_Atomic uint32_t rr;        /* round-robin start for least-loaded picks */
+	/* Workers that sleep, and the epumps waiting for one to (a bit per
+	 * epump index): see wait_for_workers() in epump.c. */
+	_Alignas(EP__CACHELINE) _Atomic int nidle;
+	_Atomic uint64_t drainers[(EP__MAX_EPUMPS + 63) / 64];
 	struct ep__slab devs;
 	struct ep__slab timers;
 	struct ep__idvec parked_devs;   /* BIND_ONE before any epump */

@@ -7,7 +7,9 @@
  * runs it without the lock, and sleeps on a futex word: it reads the word,
  * announces sleeping, re-checks the queue, then waits on the value it read,
  * so a push between the check and the wait changes the word and the wait
- * returns at once (no lost wakeup, no timed polling).
+ * returns at once (no lost wakeup, no timed polling).  Going to sleep, it
+ * counts itself in core->nidle and wakes the epumps that wait for an idle
+ * worker (epump.c, wait_for_workers()).
  */
 #include "internal.h"
 
@@ -171,6 +173,29 @@ static void run_event(struct worker *w, const struct ep__ev *ev)
 	    memory_order_relaxed);
 }
 
+/*
+ * A worker is going to sleep: wake the epumps that wait for one to (see
+ * wait_for_workers() in epump.c).  The bits stay set: each epump clears
+ * its own when it wakes, so a wake that finds it not yet asleep is not
+ * the last chance (the next worker to sleep tries again), and
+ * ep__epump_wake() writes its eventfd at most once per sleep.
+ */
+void ep__wake_drainers(epcore_t *core)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(core->drainers) / sizeof(core->drainers[0]);
+	     i++) {
+		uint64_t m = atomic_load(&core->drainers[i]);
+
+		while (m != 0) {
+			ep__epump_wake(core->epumps[i * 64 +
+			                            (size_t)__builtin_ctzll(m)]);
+			m &= m - 1;
+		}
+	}
+}
+
 void *ep__worker_main(void *arg)
 {
 	struct worker *w = arg;
@@ -205,16 +230,20 @@ void *ep__worker_main(void *arg)
 			continue;
 		}
 		atomic_store(&w->sleeping, 1);
+		atomic_fetch_add(&core->nidle, 1);
 		if (atomic_load(&w->qlen) > 0 || ep__stopping(core)) {
 			atomic_store(&w->sleeping, 0);
+			atomic_fetch_sub(&core->nidle, 1);
 			continue;
 		}
+		ep__wake_drainers(core);
 		if ((t_idle = ep__ts_set(&w->self, TS_IDLE, TW_NONE, 0)) &&
 		    t_run != 0)
 			ep__add64(&w->ts.busy_ns, t_idle - t_run);
 		syscall(SYS_futex, &w->futex, FUTEX_WAIT_PRIVATE, seq, NULL,
 		        NULL, 0);
 		atomic_store(&w->sleeping, 0);
+		atomic_fetch_sub(&core->nidle, 1);
 		if ((t_run = ep__ts_set(&w->self, TS_RUN, TW_NONE, 0)) &&
 		    t_idle != 0)
 			ep__add64(&w->ts.wait_ns, t_run - t_idle);

@@ -3,6 +3,8 @@
  * greeting, replies framed by an empty line, thread states including a
  * stuck handler, errors for bad commands, long lines, garbage, idle and
  * surplus clients; modes of the directory and socket; removal at free.
+ * And what the loop counts show: an epump whose workers are all busy
+ * does not poll for every packet.
  */
 #include <epump.h>
 
@@ -267,11 +269,117 @@ static void directory(void)
 	unsetenv("XDG_RUNTIME_DIR");
 }
 
+/* ---- busy workers: the epump waits for one instead of polling ---- */
+
+#define BW_PAIRS 40
+
+static atomic_long bw_reads;
+static atomic_int bw_in, bw_release;
+
+static int bw_handler(void *cbpara, void *obj, int event, int fdtype)
+{
+	char buf[64];
+
+	if (event != IOE_READ)
+		return 0;
+	while (iodev_recv(obj, buf, sizeof(buf)) > 0)
+		;
+	if (cbpara != NULL) { /* the first device holds the only worker */
+		atomic_store(&bw_in, 1);
+		blocker(&bw_release, NULL, 0, 0);
+	}
+	atomic_fetch_add(&bw_reads, 1);
+	return 0;
+}
+
+/* epump/0's loop count from "show threads", or 0 if it is not there. */
+static unsigned long long epump0_loops(const char *path)
+{
+	static const char key[] =
+	    "epump_thread_loops_total\tcounter\tthread=epump/0\t";
+	char buf[16384];
+	const char *p;
+	int fd = st_connect(path);
+
+	if (fd < 0)
+		return 0;
+	st_read(fd, buf, sizeof(buf), "\n", 2000);
+	st_send(fd, "show threads\n");
+	st_read(fd, buf, sizeof(buf), "\n\n", 2000);
+	close(fd);
+	p = strstr(buf, key);
+	return p != NULL ? strtoull(p + strlen(key), NULL, 10) : 0;
+}
+
+/*
+ * One worker, held by a handler; packets arrive on 40 other devices, 2 ms
+ * apart.  The epump must not wake for each of them (it would only queue
+ * them behind the busy worker): it waits for the worker, then takes them
+ * all in one poll.  None may be lost.
+ */
+static void busy_workers(void)
+{
+	epcore_t *core = epcore_new(0);
+	char path[128];
+	int sv[BW_PAIRS + 1][2], i, ok = 1;
+	unsigned long long l0, l1;
+
+	atomic_store(&bw_reads, 0);
+	atomic_store(&bw_in, 0);
+	atomic_store(&bw_release, 0);
+	snprintf(path, sizeof(path), "%s/bw.sock", dir);
+	epcore_start_worker(core, 1);
+	epcore_start_epump(core, 1);
+	TAP_OK(epcore_stats_enable(core, path) == 0, "busy workers: stats on");
+	for (i = 0; i <= BW_PAIRS; i++) {
+		iodev_t *dev;
+
+		if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv[i]) < 0) {
+			ok = 0;
+			break;
+		}
+		dev = iodev_new(core, sv[i][0], FDT_USOCK_CONNECTED, NULL,
+		                bw_handler, i == 0 ? &bw_in : NULL);
+		if (dev == NULL || iodev_bind_epump(dev, BIND_ONE_EPUMP, 0) < 0)
+			ok = 0;
+	}
+	TAP_OK(ok, "%d devices on one epump, one worker", BW_PAIRS + 1);
+	if (write(sv[0][1], "x", 1) != 1)
+		tap_diag("write: %s", strerror(errno));
+	for (i = 0; i < 200 && !atomic_load(&bw_in); i++)
+		tu_sleep_ms(5);
+	TAP_OK(atomic_load(&bw_in), "a handler holds the worker");
+	tu_sleep_ms(20);
+	l0 = epump0_loops(path);
+	for (i = 1; i <= BW_PAIRS; i++) {
+		if (write(sv[i][1], "x", 1) != 1)
+			tap_diag("write: %s", strerror(errno));
+		tu_sleep_ms(2);
+	}
+	tu_sleep_ms(20);
+	l1 = epump0_loops(path);
+	TAP_OK(l0 > 0 && l1 - l0 <= 5, "worker busy: %d packets woke the "
+	       "epump %llu times, not once each", BW_PAIRS, l1 - l0);
+	TAP_IS(atomic_load(&bw_reads), 0, "nothing ran meanwhile");
+	atomic_store(&bw_release, 1);
+	TAP_OK(tu_wait_ge(&bw_reads, BW_PAIRS + 1, 5000), "worker free: all "
+	       "%d READ events arrive", BW_PAIRS + 1);
+	/* Idle again: the next packet is polled and handled at once. */
+	if (write(sv[1][1], "y", 1) != 1)
+		tap_diag("write: %s", strerror(errno));
+	TAP_OK(tu_wait_ge(&bw_reads, BW_PAIRS + 2, 2000),
+	       "worker idle: a new packet is handled");
+	epcore_free(core); /* closes the read ends */
+	for (i = 0; i <= BW_PAIRS; i++)
+		close(sv[i][1]);
+}
+
 static void all(void)
 {
 	static int once;
 
 	protocol();
+	busy_workers();
 	if (!once++) {
 		/* Backend-free cases: once. */
 		idle_client();
