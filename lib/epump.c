@@ -420,18 +420,35 @@ static void drain_inbox(struct epump *ep)
 
 /* With stats on: time spent waiting (in the poller, or for a worker) vs
  * out of it.  t_run: when the last wait ended (0: unknown). */
-static void wait_begin(struct epump *ep, uint64_t t_run, uint64_t *t_wait)
+static inline void wait_begin(struct epump *ep, uint64_t t_run,
+                              uint64_t *t_wait)
 {
+	if (!ep__stats_on(ep->core))
+		return;
 	if ((*t_wait = ep__ts_set(&ep->self, TS_POLL, TW_NONE, 0)) &&
 	    t_run != 0)
 		ep__add64(&ep->ts.busy_ns, *t_wait - t_run);
 }
 
-static void wait_end(struct epump *ep, uint64_t t_wait, uint64_t *t_run)
+static inline void wait_end(struct epump *ep, uint64_t t_wait,
+                            uint64_t *t_run)
 {
+	if (!ep__stats_on(ep->core)) {
+		*t_run = 0;
+		return;
+	}
 	if ((*t_run = ep__ts_set(&ep->self, TS_RUN, TW_NONE, 0)) &&
 	    t_wait != 0)
 		ep__add64(&ep->ts.wait_ns, *t_run - t_wait);
+}
+
+/* The loop's time, read after each wait only while timers are on the
+ * wheel: the one thing that needs it.  A timer started on an empty wheel
+ * reads the clock itself (iotimer.c). */
+static inline void loop_clock(struct epump *ep)
+{
+	if (ep->wheel.n != 0)
+		ep->now = ep__now_ms();
 }
 
 /*
@@ -456,7 +473,7 @@ static void wait_for_workers(struct epump *ep, uint64_t *t_run)
 	_Atomic uint64_t *word = &core->drainers[ep->index / 64];
 	uint64_t bit = (uint64_t)1 << (ep->index % 64);
 	struct pollfd pfd;
-	uint64_t t_wait;
+	uint64_t t_wait = 0;
 	int timeout;
 
 	if (atomic_load(&core->nidle) > 0)
@@ -481,10 +498,10 @@ static void wait_for_workers(struct epump *ep, uint64_t *t_run)
 		(void)r;
 		atomic_store(&ep->notified, 0);
 	}
-	atomic_store(&ep->sleeping, 0);
+	atomic_store_explicit(&ep->sleeping, 0, memory_order_relaxed);
 	wait_end(ep, t_wait, t_run);
 	atomic_fetch_and(word, ~bit);
-	ep->now = ep__now_ms();
+	loop_clock(ep);
 }
 
 void ep__epump_loop(struct epump *ep)
@@ -496,7 +513,8 @@ void ep__epump_loop(struct epump *ep)
 	                      memory_order_relaxed);
 	ep->now = ep__now_ms();
 	while (!ep__stopping(core)) {
-		int timeout = ep__timer_next_ms(ep), n, i;
+		int timeout = ep->wheel.n != 0 ? ep__timer_next_ms(ep) : -1;
+		int n, i;
 		bool queued, pushed = false;
 
 		ep__store64(&ep->next_due_ms,
@@ -507,9 +525,10 @@ void ep__epump_loop(struct epump *ep)
 		if (atomic_load(&ep->inlen) > 0 || ep__stopping(core))
 			timeout = 0;
 		n = ep->ops->wait(ep->poller, ep->pev, ep->npev, timeout);
-		atomic_store(&ep->sleeping, 0);
+		/* Relaxed: seen late, it costs a spare eventfd write. */
+		atomic_store_explicit(&ep->sleeping, 0, memory_order_relaxed);
 		wait_end(ep, t_poll, &t_run);
-		ep->now = ep__now_ms();
+		loop_clock(ep);
 		atomic_store_explicit(&ep->nloops,
 		    atomic_load_explicit(&ep->nloops, memory_order_relaxed) + 1,
 		    memory_order_relaxed);
@@ -527,7 +546,8 @@ void ep__epump_loop(struct epump *ep)
 		/* Without workers there are no outboxes: skip the calls. */
 		queued = ep->noutbox > 0 && flush_outboxes(ep, &pushed);
 		drain_inbox(ep);
-		ep__timers_expire(ep);
+		if (ep->wheel.n != 0)
+			ep__timers_expire(ep);
 		if (ep->noutbox > 0)
 			queued |= flush_outboxes(ep, &pushed);
 		/* Work we handed out is still queued: a worker sharing our CPU

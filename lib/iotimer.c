@@ -242,9 +242,13 @@ int ep__timer_arm(struct epump *ep, struct iotimer *t)
 	struct ep__wheel *w = &ep->wheel;
 
 	/* An empty wheel may lag the loop's time by a whole sleep; catch up,
-	 * or every timer would land a level too high and cascade later. */
-	if (w->n == 0 && w->cur < ep->now)
-		w->cur = ep->now;
+	 * or every timer would land a level too high and cascade later.  The
+	 * loop reads the clock only while the wheel holds timers: read it. */
+	if (w->n == 0) {
+		ep->now = ep__now_ms();
+		if (w->cur < ep->now)
+			w->cur = ep->now;
+	}
 	tw_place(w, t);
 	atomic_store_explicit(&ep->ntimers, w->n, memory_order_relaxed);
 	return 0;
@@ -539,7 +543,10 @@ uint64_t iotimer_start(epcore_t *core, int ms, int cmdid, void *para,
 	t->worker = (int16_t)(self != NULL && self->wk != NULL ? self->index
 	                                                       : -1);
 	if (self != NULL && self->ep != NULL) {
-		/* The fast path: the caller owns a wheel. */
+		/* The fast path: the caller owns a wheel.  The loop's time is
+		 * kept only while the wheel holds timers. */
+		if (self->ep->wheel.n == 0)
+			self->ep->now = ep__now_ms();
 		tm_set_deadline(t, self->ep->now + (uint64_t)ms);
 		atomic_store_explicit(&t->epump, (uint8_t)(self->index + 1),
 		                      memory_order_relaxed);
