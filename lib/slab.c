@@ -2,6 +2,8 @@
  * slab.c - tables of fixed-size objects named by slot, for devices and
  * timers.  Chunks are allocated on demand and never freed before the
  * table is destroyed, so a slot's memory stays valid for the core's life:
+ * anonymous mappings, zero until a slot is first handed out (a tag of 0
+ * names no live object), so only the pages in use are resident;
  * a stale id is checked against the object's tag, never dereferenced into
  * freed memory.  Free slots live in a locked list; each library thread
  * keeps a private stock (ep__slabcache) so the lock is taken once per
@@ -12,6 +14,12 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+
+static size_t slab_chunk_bytes(const struct ep__slab *s)
+{
+	return (size_t)EP__SLAB_CHUNK * s->objsize;
+}
 
 int ep__slab_init(struct ep__slab *s, size_t objsize)
 {
@@ -30,8 +38,13 @@ void ep__slab_destroy(struct ep__slab *s)
 
 	if (s->chunks == NULL)
 		return;
-	for (i = 0; i < EP__SLAB_MAXCHUNKS; i++)
-		free(atomic_load_explicit(&s->chunks[i], memory_order_relaxed));
+	for (i = 0; i < EP__SLAB_MAXCHUNKS; i++) {
+		char *c = atomic_load_explicit(&s->chunks[i],
+		                               memory_order_relaxed);
+
+		if (c != NULL)
+			munmap(c, slab_chunk_bytes(s));
+	}
 	free(s->chunks);
 	free(s->freebits);
 	free(s->freesum);
@@ -105,24 +118,22 @@ static uint32_t slab_take_locked(struct ep__slab *s, uint32_t *out,
 			break;
 		if (atomic_load_explicit(&s->chunks[ci],
 		                         memory_order_relaxed) == NULL) {
-			size_t bytes = (size_t)EP__SLAB_CHUNK * s->objsize;
-			char *c;
-			uint32_t i;
+			void *c;
 
 			if (slab_grow_bits(s) < 0)
 				break;
-			c = aligned_alloc(EP__CACHELINE, bytes);
-			if (c == NULL)
+			/* Zeroed by the kernel and paid for page by page as
+			 * slots are first handed out: a core with 1,000
+			 * devices touches 28 pages, not the chunk's 112. */
+			c = mmap(NULL, slab_chunk_bytes(s),
+			         PROT_READ | PROT_WRITE,
+			         MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+			if (c == MAP_FAILED)
 				break;
-			memset(c, 0, bytes);
-			for (i = 0; i < EP__SLAB_CHUNK; i++) {
-				struct ep__obj *o =
-				    (struct ep__obj *)(c + i * s->objsize);
-				o->slot = (ci << EP__SLAB_CHUNK_SHIFT) | i;
-			}
 			atomic_store_explicit(&s->chunks[ci], c,
 			                      memory_order_release);
 		}
+		((struct ep__obj *)ep__slab_at(s, slot))->slot = slot;
 		out[got++] = s->next++;
 	}
 	return got;
@@ -189,9 +200,10 @@ void *ep__slab_alloc(struct ep__slab *s, struct ep__slabcache *c)
 	o = ep__slab_at(s, slot);
 	tag = atomic_load_explicit(&o->tag, memory_order_relaxed);
 	if (EP__TAG_GEN(tag) == 0)
-		tag = (uint64_t)1 << 8;
-	memset((char *)o + sizeof(struct ep__obj), 0,
-	       s->objsize - sizeof(struct ep__obj));
+		tag = (uint64_t)1 << 8; /* first life: still zero from mmap */
+	else
+		memset((char *)o + sizeof(struct ep__obj), 0,
+		       s->objsize - sizeof(struct ep__obj));
 	atomic_store_explicit(&o->tag, tag & ~(uint64_t)0xff,
 	                      memory_order_relaxed);
 	return o;
