@@ -73,8 +73,9 @@ iodev_t *ep__dev_make(epcore_t *core, int fd, int fdtype, uint32_t extra,
 		return NULL;
 	if (fdtype & (FDT_LISTEN | FDT_USOCK_LISTEN))
 		pf |= PF_LISTEN;
-	dev->fd = fd;
-	dev->fdtype = fdtype;
+	/* Relaxed: the tag's release store below publishes the device. */
+	atomic_store_explicit(&dev->fd, fd, memory_order_relaxed);
+	atomic_store_explicit(&dev->fdtype, fdtype, memory_order_relaxed);
 	dev->core = core;
 	dev->para = para;
 	dev->handler = handler;
@@ -246,9 +247,12 @@ int ep__dev_bind_locked(struct iodev *dev, uint64_t id, int bindtype,
 		atomic_store(&dev->bound, DEVB_PARKED);
 		return 0;
 	}
-	atomic_store(&dev->epump, (int16_t)idx);
+	/* bound's seq_cst store publishes epump, and orders it before the
+	 * registration reads the interest flags (ep__dev_apply() pairs). */
+	atomic_store_explicit(&dev->epump, (int16_t)idx, memory_order_relaxed);
 	atomic_store(&dev->bound, DEVB_ONE);
-	atomic_fetch_add(&core->epumps[idx]->ndevices, 1);
+	atomic_fetch_add_explicit(&core->epumps[idx]->ndevices, 1,
+	                          memory_order_relaxed);
 	if (dev_register(core->epumps[idx], dev, id) < 0) {
 		int e = errno;
 
@@ -387,7 +391,7 @@ void ep__dev_finish(struct iodev *dev)
 		                      ->ndevices, 1);
 	if (w >= 0)
 		atomic_fetch_sub(&core->workers[w]->ndevices, 1);
-	dev->fd = -1;
+	atomic_store_explicit(&dev->fd, -1, memory_order_relaxed);
 	dev->handler = NULL;
 	atomic_store(&dev->bound, DEVB_NONE);
 	ep__slab_free(&core->devs, self ? &self->devcache : NULL, dev);

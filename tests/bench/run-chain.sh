@@ -22,6 +22,8 @@
 # the thread running the loop).  The summary holds the medians over the
 # rounds, setup's ratio against libev and proc's ratio against raw epoll
 # (targets for libepump: setup <= 1.0 x libev, proc <= 1.05 x raw epoll).
+# A ratio is the median of the ratios within each round (a round runs the
+# programs back to back), not the ratio of the medians.
 #
 # A separate run under strace -f counts each program's system calls in
 # each phase (between the marker calls close(-1001)..close(-1004) the
@@ -105,7 +107,7 @@ trap 'rm -rf "$tmp"' EXIT
 trap 'exit 130' INT TERM
 
 # Timed runs: "case impl setup_cpu_ns/fd setup_wall_ns/fd proc_cpu_ns/hop
-# proc_wall_ns/hop reads/hop" per run in $tmp/runs.
+# proc_wall_ns/hop reads/hop round" per run in $tmp/runs.
 for c in $cases; do
 	n=${c%%x*}
 	a=${c#*x}
@@ -118,9 +120,9 @@ for c in $cases; do
 				     "$(tail -1 "$tmp/err")" >&2
 				continue
 			}
-			echo "$out" | awk -v c="$c" '$1 == "RESULT" {
-				printf "%s %s %.1f %.1f %.1f %.1f %.4f\n", c, $2,
-				    $9 / $4, $8 / $4, $11 / $6, $10 / $6, $7 / $6
+			echo "$out" | awk -v c="$c" -v r="$r" '$1 == "RESULT" {
+				printf "%s %s %.1f %.1f %.1f %.1f %.4f %d\n", c, $2,
+				    $9 / $4, $8 / $4, $11 / $6, $10 / $6, $7 / $6, r
 			}' >> "$tmp/runs"
 		done
 		r=$((r + 1))
@@ -180,6 +182,7 @@ FILENAME ~ /runs$/ {
 	add($1 SUBSEP $2 SUBSEP "scpu", $3); add($1 SUBSEP $2 SUBSEP "swall", $4)
 	add($1 SUBSEP $2 SUBSEP "pcpu", $5); add($1 SUBSEP $2 SUBSEP "pwall", $6)
 	add($1 SUBSEP $2 SUBSEP "reads", $7)
+	rset[$1, $2, $8] = $3; rproc[$1, $2, $8] = $5; nr[$1] = $8
 	next
 }
 {
@@ -187,6 +190,19 @@ FILENAME ~ /runs$/ {
 	sys[k] = 1; sfd[k] = $3; sctl[k] = $4; phop[k] = $5; pwait[k] = $6
 	top[k] = ""
 	for (i = 7; i <= NF; i++) top[k] = top[k] " " $i
+}
+# The median over the rounds of the ratio within each round: a round runs
+# every program back to back, so a slow spell of the machine that spans
+# rounds cancels out.  -1: no round had both.
+function pratio(c, impl, peer, which,    r, k) {
+	k = c SUBSEP impl SUBSEP peer SUBSEP which
+	for (r = 1; r <= nr[c]; r++) {
+		if (which == "s" && rset[c, impl, r] > 0 && rset[c, peer, r] > 0)
+			add(k, rset[c, impl, r] / rset[c, peer, r])
+		if (which == "p" && rproc[c, impl, r] > 0 && rproc[c, peer, r] > 0)
+			add(k, rproc[c, impl, r] / rproc[c, peer, r])
+	}
+	return median(k)
 }
 END {
 	ni = split(impls, im, " ")
@@ -211,8 +227,10 @@ END {
 			pc = median(key SUBSEP "pcpu")
 			pw = median(key SUBSEP "pwall")
 			rd = median(key SUBSEP "reads")
-			rs = bs > 0 ? sprintf("%.2f", sc / bs) : "-"
-			rp = bp > 0 ? sprintf("%.2f", pc / bp) : "-"
+			q = pratio(c, impl, "libev", "s")
+			rs = q > 0 ? sprintf("%.3f", q) : "-"
+			q = pratio(c, impl, "raw-epoll", "p")
+			rp = q > 0 ? sprintf("%.3f", q) : "-"
 			# Tokens that meet in a pair are read together: how
 			# often depends on the order a loop runs its handlers
 			# in (all pairs active: libev runs them in reverse).
@@ -260,7 +278,7 @@ END {
 
 echo
 echo "setup: cpu ns per fd to make and register the watchers (median of $rounds);" \
-     "ratio = / libev's"
+     "ratio = / libev's, the median of the ratios within each round"
 echo "proc: cpu ns per hop ($writes hops per run, median of $rounds);" \
      "ratio = / raw epoll's (n/c: reads per hop differ by over 10%," \
      "the runs did different work)"
