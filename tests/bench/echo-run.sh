@@ -66,7 +66,8 @@
 # tab-separated, "-" for an empty field (metric cpu_us_per_rt, whose target
 # bounds the ratio, or syscalls_per_rt, whose target bounds the value).
 # Figures are printed, never checked (the "met" column is informational);
-# ratios are medians over the rounds.  Every run is bounded in time: a
+# a ratio is the median over the rounds of the ratio within each round
+# (the servers of a round run back to back), us/rt the median of the runs.  Every run is bounded in time: a
 # client that does not finish is killed, a server that does not stop on
 # SIGTERM too.
 set -u
@@ -437,6 +438,8 @@ file == 2 {
 	rtps[$1, $2] = rtps[$1, $2] " " $4
 	us[$1, $2] = us[$1, $2] " " $5
 	uu[$1, $2] = uu[$1, $2] " " $6
+	ur[$1, $2, $3] = $5
+	if ($3 > nround) nround = $3
 	next
 }
 file == 3 {
@@ -470,9 +473,18 @@ END {
 				    sname[c, k, best], scnt[c, k, best])
 			}
 			p = peer[k]
+			# The median of the ratios within each round (a round
+			# runs every server back to back: a slow spell of the
+			# machine that spans rounds cancels out).
 			ratio = "-"
-			if (p != "-" && (c, p) in us && median(us[c, p]) > 0)
-				ratio = sprintf("%.3f", u / median(us[c, p]))
+			rl = ""
+			if (p != "-")
+				for (r = 1; r <= nround; r++)
+					if ((c, k, r) in ur && (c, p, r) in ur &&
+					    ur[c, p, r] > 0)
+						rl = rl " " ur[c, k, r] / ur[c, p, r]
+			if (rl != "")
+				ratio = sprintf("%.3f", median(rl))
 			sys = "-"
 			if ((c, k) in tot) sys = sprintf("%.3f", tot[c, k])
 			m = met(tcpu[k], ratio)
