@@ -75,7 +75,20 @@ int   ep__slab_init(struct ep__slab *s, size_t objsize);
 void  ep__slab_destroy(struct ep__slab *s);
 void *ep__slab_alloc(struct ep__slab *s, struct ep__slabcache *c);
 void  ep__slab_free(struct ep__slab *s, struct ep__slabcache *c, void *obj);
-void *ep__slab_at(struct ep__slab *s, uint32_t slot);
+/* The object at slot (live or not), or NULL past the chunks made so far.
+ * Inline: every event looks its device up through it. */
+static inline void *ep__slab_at(struct ep__slab *s, uint32_t slot)
+{
+	uint32_t ci = slot >> EP__SLAB_CHUNK_SHIFT;
+	char *chunk;
+
+	if (ci >= EP__SLAB_MAXCHUNKS)
+		return NULL;
+	chunk = atomic_load_explicit(&s->chunks[ci], memory_order_acquire);
+	if (chunk == NULL)
+		return NULL;
+	return chunk + (size_t)(slot & (EP__SLAB_CHUNK - 1)) * s->objsize;
+}
 void  ep__slab_flush(struct ep__slab *s, struct ep__slabcache *c);
 /* Calls fn on every slot ever handed out (live or not); single-threaded use. */
 void  ep__slab_foreach(struct ep__slab *s, void (*fn)(void *obj, void *arg),
@@ -280,7 +293,16 @@ void ep__dev_deliver(struct iodev *dev, uint64_t id, int event);
 void ep__dev_apply(struct iodev *dev, uint64_t id);
 int  ep__dev_bind_locked(struct iodev *dev, uint64_t id, int bindtype,
                          int epump);
-uint64_t ep__dev_live_id(const struct iodev *dev);
+/* The id of dev's current life if it is live and not closing, else 0.
+ * Inline: every iodev_recv() and iodev_send() checks it. */
+static inline uint64_t ep__dev_live_id(const struct iodev *dev)
+{
+	uint64_t tag = atomic_load_explicit(&dev->tag, memory_order_acquire);
+
+	if ((tag & (DEV_LIVE | DEV_CLOSING)) != DEV_LIVE)
+		return 0;
+	return EP__MKID(EP__TAG_GEN(tag), dev->slot);
+}
 /* For calls that touch dev's fd: true (errno ENOENT) once its close has
  * begun, when the fd may already be closed or reused. */
 static inline bool ep__dev_gone(const struct iodev *dev)

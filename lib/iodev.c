@@ -46,16 +46,6 @@ struct iodev *ep__dev_lookup(epcore_t *core, uint64_t id)
 	return dev;
 }
 
-/* The id of dev's current life if it is live and not closing, else 0. */
-uint64_t ep__dev_live_id(const struct iodev *dev)
-{
-	uint64_t tag = atomic_load_explicit(&dev->tag, memory_order_acquire);
-
-	if ((tag & (DEV_LIVE | DEV_CLOSING)) != DEV_LIVE)
-		return 0;
-	return EP__MKID(EP__TAG_GEN(tag), dev->slot);
-}
-
 /*
  * A device for fd, which the caller made non-blocking.  extra: PF_* bits
  * (PF_SOCKET, PF_CONNECTING | PF_WRITE, PF_NOCLOSE, PF_REGFILE).

@@ -52,19 +52,6 @@ void ep__slab_destroy(struct ep__slab *s)
 	s->chunks = NULL;
 }
 
-void *ep__slab_at(struct ep__slab *s, uint32_t slot)
-{
-	uint32_t ci = slot >> EP__SLAB_CHUNK_SHIFT;
-	char *chunk;
-
-	if (ci >= EP__SLAB_MAXCHUNKS)
-		return NULL;
-	chunk = atomic_load_explicit(&s->chunks[ci], memory_order_acquire);
-	if (chunk == NULL)
-		return NULL;
-	return chunk + (size_t)(slot & (EP__SLAB_CHUNK - 1)) * s->objsize;
-}
-
 /* Grows the free bitmaps by one chunk's worth (64 words, one summary
  * word); the caller holds s->lock. */
 static int slab_grow_bits(struct ep__slab *s)
