@@ -8,6 +8,12 @@
  * inbox under inlock and writes the eventfd only if the epump announced
  * that it sleeps (sleeping/notified; both sides use seq_cst so a message
  * pushed while the epump goes to sleep is never missed).
+ *
+ * Pacing with workers: after handing out a batch, the epump yields once if
+ * the batch is still queued (a worker on its CPU runs it first), and while
+ * every worker is busy it sleeps on its eventfd until one goes idle
+ * (wait_for_workers()) instead of polling for each packet that arrives
+ * meanwhile; the next poll takes them all.
  */
 #include "internal.h"
 

@@ -191,7 +191,7 @@ static int bind_all(epcore_t *core, struct iodev *dev, uint64_t id)
 					    core->epumps[k]->poller, dev->fd);
 			if (i > 0 && !core->ops->mt_safe) {
 				/* Messages already sent: keep what holds. */
-				atomic_store(&dev->nregs, (int16_t)i);
+				atomic_store(&dev->nregs, (uint8_t)i);
 				return 0;
 			}
 			atomic_store(&dev->bound, DEVB_NONE);
@@ -200,7 +200,7 @@ static int bind_all(epcore_t *core, struct iodev *dev, uint64_t id)
 			return -1;
 		}
 	}
-	atomic_store(&dev->nregs, (int16_t)n);
+	atomic_store(&dev->nregs, (uint8_t)n);
 	return 0;
 }
 
