@@ -51,6 +51,7 @@ struct ep__obj {
 
 struct ep__slab {
 	size_t objsize;
+	bool zero;                /* alloc zeroes all but the header */
 	_Atomic(char *) *chunks;  /* EP__SLAB_MAXCHUNKS pointers */
 	pthread_mutex_t lock;     /* guards the fields below */
 	/* Free slots as a bitmap (bit set: free), one word per 64 slots,
@@ -71,7 +72,10 @@ struct ep__slabcache {
 	uint32_t slot[EP__CACHE_MAX];
 };
 
-int   ep__slab_init(struct ep__slab *s, size_t objsize);
+/* zero: ep__slab_alloc() hands out objects zeroed but for the header;
+ * else a reused object keeps its last life's fields (its first life is
+ * zero) and the caller sets every one. */
+int   ep__slab_init(struct ep__slab *s, size_t objsize, bool zero);
 void  ep__slab_destroy(struct ep__slab *s);
 void *ep__slab_alloc(struct ep__slab *s, struct ep__slabcache *c);
 void  ep__slab_free(struct ep__slab *s, struct ep__slabcache *c, void *obj);

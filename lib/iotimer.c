@@ -536,6 +536,8 @@ uint64_t iotimer_start(epcore_t *core, int ms, int cmdid, void *para,
 		return 0;
 	gen = EP__TAG_GEN(atomic_load_explicit(&t->tag, memory_order_relaxed));
 	id = EP__MKID(gen, t->slot);
+	/* Every field (the slab does not zero timers): on no list yet. */
+	t->link.next = t->link.prev = NULL;
 	t->cmdid = cmdid;
 	t->para = para;
 	t->handler = handler;

@@ -21,10 +21,11 @@ static size_t slab_chunk_bytes(const struct ep__slab *s)
 	return (size_t)EP__SLAB_CHUNK * s->objsize;
 }
 
-int ep__slab_init(struct ep__slab *s, size_t objsize)
+int ep__slab_init(struct ep__slab *s, size_t objsize, bool zero)
 {
 	memset(s, 0, sizeof(*s));
 	s->objsize = objsize;
+	s->zero = zero;
 	s->chunks = calloc(EP__SLAB_MAXCHUNKS, sizeof(*s->chunks));
 	if (s->chunks == NULL)
 		return -1;
@@ -188,7 +189,7 @@ void *ep__slab_alloc(struct ep__slab *s, struct ep__slabcache *c)
 	tag = atomic_load_explicit(&o->tag, memory_order_relaxed);
 	if (EP__TAG_GEN(tag) == 0)
 		tag = (uint64_t)1 << 8; /* first life: still zero from mmap */
-	else
+	else if (s->zero)
 		memset((char *)o + sizeof(struct ep__obj), 0,
 		       s->objsize - sizeof(struct ep__obj));
 	atomic_store_explicit(&o->tag, tag & ~(uint64_t)0xff,
