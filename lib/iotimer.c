@@ -243,12 +243,10 @@ int ep__timer_arm(struct epump *ep, struct iotimer *t)
 
 	/* An empty wheel may lag the loop's time by a whole sleep; catch up,
 	 * or every timer would land a level too high and cascade later.  The
-	 * loop reads the clock only while the wheel holds timers: read it. */
-	if (w->n == 0) {
-		ep->now = ep__now_ms();
-		if (w->cur < ep->now)
-			w->cur = ep->now;
-	}
+	 * caller has made ep->now fresh (arm_fresh(), or iotimer_start(),
+	 * whose deadline is counted from that same reading). */
+	if (w->n == 0 && w->cur < ep->now)
+		w->cur = ep->now;
 	tw_place(w, t);
 	atomic_store_explicit(&ep->ntimers, w->n, memory_order_relaxed);
 	return 0;
@@ -303,6 +301,16 @@ static void stopped_push(struct epump *ep, struct iotimer *t)
 	w->nstopped++;
 }
 
+/* Arms a timer whose deadline another thread counted from its own clock
+ * reading.  The loop reads the clock only while the wheel holds timers:
+ * on an empty wheel, read it first. */
+static void arm_fresh(struct epump *ep, struct iotimer *t)
+{
+	if (ep->wheel.n == 0)
+		ep->now = ep__now_ms();
+	(void)ep__timer_arm(ep, t);
+}
+
 /* Adoption of a parked timer (core->lock held, ep not looping yet). */
 void ep__timer_adopt(struct epump *ep, struct iotimer *t)
 {
@@ -311,7 +319,7 @@ void ep__timer_adopt(struct epump *ep, struct iotimer *t)
 	if ((tag & 0xff) != TM_PENDING)
 		return;
 	tm_set_epump(t, ep->index);
-	(void)ep__timer_arm(ep, t);
+	arm_fresh(ep, t);
 }
 
 void ep__timer_arm_msg(struct epump *ep, uint64_t id)
@@ -322,7 +330,7 @@ void ep__timer_arm_msg(struct epump *ep, uint64_t id)
 	    atomic_load(&t->tag) != tm_tag(EP__ID_GEN(id), TM_PENDING) ||
 	    t->link.next != NULL)
 		return;
-	(void)ep__timer_arm(ep, t);
+	arm_fresh(ep, t);
 }
 
 void ep__timer_del_msg(struct epump *ep, uint64_t id)
