@@ -83,7 +83,8 @@ epcore_t *epcore_new(int maxfd)
 		errno = EINVAL;
 		return NULL;
 	}
-	/* Aligned: the workers' idle count has a cache line of its own. */
+	/* Aligned: the workers' idle count (with the drainers' bits) starts
+	 * a cache line of its own. */
 	core = aligned_alloc(EP__CACHELINE, (sizeof(*core) + EP__CACHELINE - 1) &
 	                     ~(size_t)(EP__CACHELINE - 1));
 	if (core == NULL)

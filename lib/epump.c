@@ -424,6 +424,17 @@ static void drain_inbox(struct epump *ep)
 	ep->inspare = mine;
 }
 
+/* The eventfd was written (ep__epump_wake()): empty it, so the next
+ * wake writes it again. */
+static void take_wakeup(struct epump *ep)
+{
+	uint64_t v;
+	ssize_t r = read(ep->wakefd, &v, sizeof(v));
+
+	(void)r;
+	atomic_store(&ep->notified, 0);
+}
+
 /* With stats on: time spent waiting (in the poller, or for a worker) vs
  * out of it.  t_run: when the last wait ended (0: unknown). */
 static inline void wait_begin(struct epump *ep, uint64_t t_run,
@@ -497,13 +508,8 @@ static void wait_for_workers(struct epump *ep, uint64_t *t_run)
 	pfd.events = POLLIN;
 	pfd.revents = 0;
 	wait_begin(ep, *t_run, &t_wait);
-	if (poll(&pfd, 1, timeout) > 0) {
-		uint64_t v;
-		ssize_t r = read(ep->wakefd, &v, sizeof(v));
-
-		(void)r;
-		atomic_store(&ep->notified, 0);
-	}
+	if (poll(&pfd, 1, timeout) > 0)
+		take_wakeup(ep);
 	atomic_store_explicit(&ep->sleeping, 0, memory_order_relaxed);
 	wait_end(ep, t_wait, t_run);
 	atomic_fetch_and(word, ~bit);
@@ -540,11 +546,7 @@ void ep__epump_loop(struct epump *ep)
 		    memory_order_relaxed);
 		for (i = 0; i < n; i++) {
 			if (ep->pev[i].id == 0) {
-				uint64_t v;
-				ssize_t r = read(ep->wakefd, &v, sizeof(v));
-
-				(void)r;
-				atomic_store(&ep->notified, 0);
+				take_wakeup(ep);
 				continue;
 			}
 			classify(ep, &ep->pev[i]);

@@ -487,14 +487,9 @@ void ep__timers_expire(struct epump *ep)
 	struct ep__wheel *w = &ep->wheel;
 	uint64_t now = ep->now;
 
-	if (w->n == 0) {
-		/* The common case of a loop without timers: nothing to walk
-		 * (timers in the stop ring are still counted in n). */
-		if (w->cur <= now)
-			w->cur = now + 1;
-		atomic_store_explicit(&ep->ntimers, 0, memory_order_relaxed);
-		return;
-	}
+	/* The loop calls this only while the wheel holds timers (n counts
+	 * the stop ring too); an empty wheel's time is caught up when a
+	 * timer is armed (ep__timer_arm()). */
 	stopped_drain(ep);
 	fire_list(ep, &w->due);
 	while (w->cur <= now && w->n > 0 && !ep__stopping(ep->core)) {
