@@ -277,7 +277,7 @@ static void sock_state(void *data, ares_socket_t fd, int readable,
 		(void)iodev_del_notify(dev, clr);
 	if (set)
 		(void)iodev_add_notify(dev, set);
-	if (set && atomic_load(&dev->bound) == DEVB_NONE)
+	if (set && ep__dev_where(dev) == DEVB_NONE)
 		(void)iodev_bind_epump(dev, BIND_ONE_EPUMP, 0);
 }
 

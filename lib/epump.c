@@ -342,7 +342,7 @@ static void dev_close_msg(struct epump *ep, uint64_t id)
 	if (EP__TAG_GEN(tag) != EP__ID_GEN(id) || !(tag & DEV_CLOSING))
 		return;
 	(void)ep->ops->del(ep->poller, dev->fd);
-	if (atomic_load(&dev->bound) == DEVB_ALL &&
+	if (ep__tag_bound(tag) == DEVB_ALL &&
 	    atomic_fetch_sub(&dev->nregs, 1) != 1)
 		return;
 	ep__dev_finish(dev);

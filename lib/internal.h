@@ -19,6 +19,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "epump.h"
 #include "poller.h"
@@ -36,8 +37,10 @@
 
 /*
  * Every slab object starts with this header.  tag = generation << 8 |
- * state bits; the generation is bumped when the object is freed, so an id
- * (generation << 32 | slot) names one life of the slot only.
+ * state bits in bits 0-7 (and 40-63: the owner's, see DEVB_*); the
+ * generation is bumped when the object is freed, so an id
+ * (generation << 32 | slot) names one life of the slot only.  A new life
+ * starts with the generation alone.
  */
 struct ep__obj {
 	_Atomic uint64_t tag;
@@ -45,6 +48,7 @@ struct ep__obj {
 };
 
 #define EP__TAG_GEN(tag)   ((uint32_t)((tag) >> 8))
+#define EP__TAG_GENBITS    ((uint64_t)0xffffffffu << 8)
 #define EP__ID_GEN(id)     ((uint32_t)((id) >> 32))
 #define EP__ID_SLOT(id)    ((uint32_t)(id))
 #define EP__MKID(gen, slot) (((uint64_t)(gen) << 32) | (uint32_t)(slot))
@@ -77,7 +81,7 @@ struct ep__slabcache {
  * zero) and the caller sets every one. */
 int   ep__slab_init(struct ep__slab *s, size_t objsize, bool zero);
 void  ep__slab_destroy(struct ep__slab *s);
-void *ep__slab_alloc(struct ep__slab *s, struct ep__slabcache *c);
+void *ep__slab_take(struct ep__slab *s, struct ep__slabcache *c);
 void  ep__slab_free(struct ep__slab *s, struct ep__slabcache *c, void *obj);
 /* The object at slot (live or not), or NULL past the chunks made so far.
  * Inline: every event looks its device up through it. */
@@ -92,6 +96,33 @@ static inline void *ep__slab_at(struct ep__slab *s, uint32_t slot)
 	if (chunk == NULL)
 		return NULL;
 	return chunk + (size_t)(slot & (EP__SLAB_CHUNK - 1)) * s->objsize;
+}
+/* Starts a slot's new life: its tag keeps the generation alone (>= 1). */
+static inline void *ep__slab_ready(struct ep__slab *s, struct ep__obj *o)
+{
+	uint64_t tag = atomic_load_explicit(&o->tag, memory_order_relaxed);
+
+	if (EP__TAG_GEN(tag) == 0)
+		tag = (uint64_t)1 << 8; /* first life: still zero from mmap */
+	else if (s->zero)
+		memset((char *)o + sizeof(struct ep__obj), 0,
+		       s->objsize - sizeof(struct ep__obj));
+	atomic_store_explicit(&o->tag, tag & EP__TAG_GENBITS,
+	                      memory_order_relaxed);
+	return o;
+}
+/*
+ * An object (zeroed but for its header if the slab says so, see
+ * ep__slab_init) whose tag holds its generation and no state bits; the
+ * caller sets the state.  c: the calling thread's cache, or NULL.  Inline:
+ * a cache hit is the first step of every device and timer.
+ */
+static inline void *ep__slab_alloc(struct ep__slab *s,
+                                   struct ep__slabcache *c)
+{
+	if (c == NULL || c->n == 0)
+		return ep__slab_take(s, c);
+	return ep__slab_ready(s, ep__slab_at(s, c->slot[--c->n]));
 }
 void  ep__slab_flush(struct ep__slab *s, struct ep__slabcache *c);
 /* Calls fn on every slot ever handed out (live or not); single-threaded use. */
@@ -243,16 +274,42 @@ static inline struct ep__thread *ep__self_in(const epcore_t *core)
 #define LT_INFLIGHT 0x1u      /* READ queued to a worker, not yet run */
 #define LT_EOF      0x2u      /* end of file reported: like an edge, once */
 
-/* Where a device is polled. */
-#define DEVB_NONE   0
-#define DEVB_ONE    1         /* dev->epump */
-#define DEVB_ALL    2         /* every epump; nregs of them hold it */
-#define DEVB_PARKED 3         /* waiting in core->parked for an epump */
+/*
+ * Where a device is polled lives in its tag, above the generation: bits
+ * 40-47 hold DEVB_*, bits 48-55 the epump of a DEVB_ONE device.  So one
+ * compare-and-swap binds a device only if it is still the same life, not
+ * closing and not bound yet, and a reader gets the state and the epump in
+ * one load.  Once DEV_CLOSING is set the state no longer changes, but for
+ * bind_all() undoing itself under core->lock.  A new life starts at
+ * DEVB_NONE (the slab clears all but the generation).
+ */
+#define DEVB_NONE   0u
+#define DEVB_ONE    1u        /* the tag's epump */
+#define DEVB_ALL    2u        /* every epump; nregs of them hold it */
+#define DEVB_PARKED 3u        /* waiting in core->parked for an epump */
+
+#define EP__TAG_WHERE ((uint64_t)0xffff << 40)
+
+static inline uint64_t ep__where(unsigned bound, int epump)
+{
+	return ((uint64_t)bound << 40) | ((uint64_t)(uint8_t)epump << 48);
+}
+
+static inline unsigned ep__tag_bound(uint64_t tag)
+{
+	return (unsigned)(tag >> 40) & 0xffu;
+}
+
+/* The epump of a DEVB_ONE tag. */
+static inline int ep__tag_epump(uint64_t tag)
+{
+	return (int)((tag >> 48) & 0xffu);
+}
 
 struct iodev {
 	/* What every event and every recv/send touches comes first, so that
 	 * it shares as few cache lines as the 112-byte stride allows. */
-	_Atomic uint64_t tag;
+	_Atomic uint64_t tag;       /* DEV_*, generation, DEVB_* and epump */
 	uint32_t slot;
 	_Atomic int32_t fd;         /* atomic: the stats thread reads it */
 	_Atomic uint32_t pflags;
@@ -262,10 +319,8 @@ struct iodev {
 	void *para;
 	_Atomic uint64_t bytes_in;  /* iodev_recv */
 	_Atomic uint64_t bytes_out; /* iodev_send */
-	_Atomic int16_t epump;      /* DEVB_ONE: the epump index */
 	_Atomic int16_t worker;     /* sticky worker, -1 until assigned */
 	_Atomic uint8_t nregs;      /* DEVB_ALL: epumps still holding it */
-	_Atomic uint8_t bound;      /* DEVB_* */
 	_Atomic uint8_t ltmask;     /* poll/select: LT_*; its epump(s) */
 	_Atomic uint8_t sqlock;     /* guards sq (iodev_send from any thread) */
 	struct ep__sendq *sq;       /* NULL until something is queued */
@@ -308,6 +363,11 @@ static inline uint64_t ep__dev_live_id(const struct iodev *dev)
 	if ((tag & (DEV_LIVE | DEV_CLOSING)) != DEV_LIVE)
 		return 0;
 	return EP__MKID(EP__TAG_GEN(tag), dev->slot);
+}
+/* Where dev is polled (DEVB_*). */
+static inline unsigned ep__dev_where(const struct iodev *dev)
+{
+	return ep__tag_bound(atomic_load(&dev->tag));
 }
 /* For calls that touch dev's fd: true (errno ENOENT) once its close has
  * begun, when the fd may already be closed or reused. */

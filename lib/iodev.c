@@ -2,10 +2,15 @@
  * iodev.c - devices: creation, binding to epump threads, interest flags,
  * running handlers under the one-thread-at-a-time rule, and closing.
  *
- * A device's tag (generation << 8 | DEV_* bits) is its lock-free state:
- * a runner enters by setting DEV_BUSY on the exact generation it was given
- * (a stale event fails there and is dropped); a close sets DEV_CLOSING and
- * whoever holds DEV_BUSY finishes it.  The fd is closed and the slot freed
+ * A device's tag (DEV_* bits, generation, and where it is polled: DEVB_*
+ * and the epump) is its lock-free state: a runner enters by setting
+ * DEV_BUSY on the exact generation it was given (a stale event fails there
+ * and is dropped); a close sets DEV_CLOSING and whoever holds DEV_BUSY
+ * finishes it; a bind moves the tag from DEVB_NONE only while the device is
+ * live and not closing, so an epump binding a device to itself takes no
+ * lock, and a close reads a state that no longer changes.  core->lock
+ * guards the parked and BIND_ALL lists and binds to other threads' epumps
+ * (their adoption and messages).  The fd is closed and the slot freed
  * only on the epump thread that polls the device (or on any thread for a
  * device nobody polls), so every epoll_ctl on the fd is either on that
  * thread or by the thread holding DEV_BUSY: a close can never race a
@@ -50,8 +55,9 @@ struct iodev *ep__dev_lookup(epcore_t *core, uint64_t id)
  * A device for fd, which the caller made non-blocking.  extra: PF_* bits
  * (PF_SOCKET, PF_CONNECTING | PF_WRITE, PF_NOCLOSE, PF_REGFILE).
  */
-iodev_t *ep__dev_make(epcore_t *core, int fd, int fdtype, uint32_t extra,
-                      void *para, IOHandler *handler, void *cbpara)
+static inline iodev_t *dev_make(epcore_t *core, int fd, int fdtype,
+                                uint32_t extra, void *para,
+                                IOHandler *handler, void *cbpara)
 {
 	struct ep__thread *self = ep__self_in(core);
 	struct iodev *dev;
@@ -71,15 +77,19 @@ iodev_t *ep__dev_make(epcore_t *core, int fd, int fdtype, uint32_t extra,
 	dev->handler = handler;
 	dev->cbpara = cbpara;
 	atomic_store_explicit(&dev->pflags, pf, memory_order_relaxed);
-	atomic_store_explicit(&dev->epump, -1, memory_order_relaxed);
 	atomic_store_explicit(&dev->worker, -1, memory_order_relaxed);
-	atomic_store_explicit(&dev->bound, DEVB_NONE, memory_order_relaxed);
 	if (ep__stats_on(core))
 		atomic_store_explicit(&dev->born_s, (uint32_t)((ep__now_ns() -
 		    core->born_ns) / 1000000000u), memory_order_relaxed);
 	tag = atomic_load_explicit(&dev->tag, memory_order_relaxed);
 	atomic_store_explicit(&dev->tag, tag | DEV_LIVE, memory_order_release);
 	return dev;
+}
+
+iodev_t *ep__dev_make(epcore_t *core, int fd, int fdtype, uint32_t extra,
+                      void *para, IOHandler *handler, void *cbpara)
+{
+	return dev_make(core, fd, fdtype, extra, para, handler, cbpara);
 }
 
 #define DEV_STREAM_SOCKS (FDT_LISTEN | FDT_CONNECTED | FDT_ACCEPTED | \
@@ -116,7 +126,7 @@ iodev_t *iodev_new(epcore_t *core, int fd, int fdtype, void *para,
 		extra |= PF_SOCKET | PF_DGRAM;
 	else if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0)
 		extra |= PF_SOCKET | (type == SOCK_DGRAM ? PF_DGRAM : 0);
-	return ep__dev_make(core, fd, fdtype, extra, para, handler, cbpara);
+	return dev_make(core, fd, fdtype, extra, para, handler, cbpara);
 }
 
 /* May this thread touch dev's registration on ep directly? */
@@ -145,20 +155,66 @@ static int dev_register(struct epump *ep, struct iodev *dev, uint64_t id)
 	return ep__epump_send(ep, &m);
 }
 
-/* Called by core_adopt() (core->lock held) for a parked or BIND_ALL dev. */
+/*
+ * Moves dev's life id from bound state `from` to `to` (an ep__where()
+ * value) if it is still live and not closing: the one way a device gets
+ * bound, from any thread, with or without core->lock.  0, or ENOENT (the
+ * life ended or is closing) or EALREADY (not in `from`).
+ */
+static int dev_move(struct iodev *dev, uint64_t id, unsigned from,
+                    uint64_t to)
+{
+	uint64_t cur = atomic_load(&dev->tag);
+
+	for (;;) {
+		if (EP__TAG_GEN(cur) != EP__ID_GEN(id) ||
+		    (cur & (DEV_LIVE | DEV_CLOSING)) != DEV_LIVE)
+			return ENOENT;
+		if (ep__tag_bound(cur) != from)
+			return EALREADY;
+		if (atomic_compare_exchange_weak(&dev->tag, &cur,
+		        (cur & ~EP__TAG_WHERE) | to))
+			return 0;
+	}
+}
+
+/*
+ * Undoes a bind whose registration failed.  A close begun meanwhile has
+ * read the bound state already and acts on it (its epump finishes the
+ * device), so the state then stays: false.
+ */
+static bool dev_unbind(struct iodev *dev, uint64_t id, unsigned from)
+{
+	uint64_t cur = atomic_load(&dev->tag);
+
+	for (;;) {
+		if (EP__TAG_GEN(cur) != EP__ID_GEN(id) ||
+		    (cur & (DEV_LIVE | DEV_CLOSING)) != DEV_LIVE ||
+		    ep__tag_bound(cur) != from)
+			return false;
+		if (atomic_compare_exchange_weak(&dev->tag, &cur,
+		                                 cur & ~EP__TAG_WHERE))
+			return true;
+	}
+}
+
+/* Called by core_adopt() (core->lock held) for a parked or BIND_ALL dev,
+ * and by ml_open() for a new one. */
 void ep__dev_adopt(struct epump *ep, struct iodev *dev)
 {
 	uint64_t id = ep__dev_live_id(dev);
+	unsigned b;
 
 	if (id == 0)
 		return;
-	if (atomic_load(&dev->bound) == DEVB_ALL) {
+	b = ep__dev_where(dev);
+	if (b == DEVB_ALL) {
 		if (ep__poller_apply(ep, dev, id, MSG_DEV_ADD) == 0)
 			atomic_fetch_add(&dev->nregs, 1);
 		return;
 	}
-	atomic_store(&dev->epump, (int16_t)ep->index);
-	atomic_store(&dev->bound, DEVB_ONE);
+	if (dev_move(dev, id, b, ep__where(DEVB_ONE, ep->index)) != 0)
+		return; /* closing: its closer finishes it */
 	atomic_fetch_add(&ep->ndevices, 1);
 	if (ep__poller_apply(ep, dev, id, MSG_DEV_ADD) < 0) {
 		/* Nobody can be told now: the handler hears it first thing. */
@@ -176,14 +232,23 @@ static int bind_all(epcore_t *core, struct iodev *dev, uint64_t id)
 {
 	int n = ep__nepumps(core), i;
 
+	int e;
+
 	if (ep__idvec_add(&core->all_devs, id) < 0) {
 		errno = ENOMEM;
 		return -1;
 	}
-	atomic_store(&dev->bound, DEVB_ALL);
+	e = dev_move(dev, id, DEVB_NONE, ep__where(DEVB_ALL, 0));
+	if (e != 0) {
+		ep__idvec_del(&core->all_devs, id);
+		errno = e;
+		return -1;
+	}
 	for (i = 0; i < n; i++) {
 		if (dev_register(core->epumps[i], dev, id) < 0) {
-			int e = errno, k;
+			int k;
+
+			e = errno;
 
 			for (k = 0; k < i; k++)
 				if (core->ops->mt_safe)
@@ -194,13 +259,43 @@ static int bind_all(epcore_t *core, struct iodev *dev, uint64_t id)
 				atomic_store(&dev->nregs, (uint8_t)i);
 				return 0;
 			}
-			atomic_store(&dev->bound, DEVB_NONE);
+			/* Even if closing: the close reads the state again
+			 * under core->lock, which this holds. */
+			atomic_fetch_and(&dev->tag, ~EP__TAG_WHERE);
 			ep__idvec_del(&core->all_devs, id);
 			errno = e;
 			return -1;
 		}
 	}
 	atomic_store(&dev->nregs, (uint8_t)n);
+	return 0;
+}
+
+/*
+ * Binds dev (id) to ep alone.  The caller holds core->lock, or is ep's own
+ * thread binding for itself: then nothing here is shared with another
+ * thread but the tag (dev_move() settles a race with another binder or a
+ * close) and ep's device count, and the registration is a direct
+ * epoll_ctl().
+ */
+static int bind_one(struct epump *ep, struct iodev *dev, uint64_t id,
+                    bool own)
+{
+	int e = dev_move(dev, id, DEVB_NONE, ep__where(DEVB_ONE, ep->index));
+
+	if (e != 0)
+		return e;
+	/* dev_move()'s seq_cst swap orders the bound state before the
+	 * registration reads the interest flags (ep__dev_apply() pairs). */
+	atomic_fetch_add_explicit(&ep->ndevices, 1, memory_order_relaxed);
+	if ((own ? ep__poller_apply(ep, dev, id, MSG_DEV_ADD)
+	         : dev_register(ep, dev, id)) < 0) {
+		e = errno;
+		if (dev_unbind(dev, id, DEVB_ONE))
+			atomic_fetch_sub(&ep->ndevices, 1);
+		/* else a close holds it: its finish drops the count */
+		return e;
+	}
 	return 0;
 }
 
@@ -215,7 +310,7 @@ int ep__dev_bind_locked(struct iodev *dev, uint64_t id, int bindtype,
 
 	if (ep__dev_live_id(dev) != id)
 		return ENOENT;
-	if (atomic_load(&dev->bound) != DEVB_NONE)
+	if (ep__dev_where(dev) != DEVB_NONE)
 		return EALREADY;
 	if (ep__stopping(core))
 		return ECANCELED;
@@ -232,30 +327,21 @@ int ep__dev_bind_locked(struct iodev *dev, uint64_t id, int bindtype,
 		idx = ep__epump_pick(core);
 	}
 	if (idx < 0) {
+		int e;
+
 		if (ep__idvec_add(&core->parked_devs, id) < 0)
 			return ENOMEM;
-		atomic_store(&dev->bound, DEVB_PARKED);
-		return 0;
-	}
-	/* bound's seq_cst store publishes epump, and orders it before the
-	 * registration reads the interest flags (ep__dev_apply() pairs). */
-	atomic_store_explicit(&dev->epump, (int16_t)idx, memory_order_relaxed);
-	atomic_store(&dev->bound, DEVB_ONE);
-	atomic_fetch_add_explicit(&core->epumps[idx]->ndevices, 1,
-	                          memory_order_relaxed);
-	if (dev_register(core->epumps[idx], dev, id) < 0) {
-		int e = errno;
-
-		atomic_fetch_sub(&core->epumps[idx]->ndevices, 1);
-		atomic_store(&dev->bound, DEVB_NONE);
-		atomic_store(&dev->epump, -1);
+		e = dev_move(dev, id, DEVB_NONE, ep__where(DEVB_PARKED, 0));
+		if (e != 0)
+			ep__idvec_del(&core->parked_devs, id);
 		return e;
 	}
-	return 0;
+	return bind_one(core->epumps[idx], dev, id, false);
 }
 
 int iodev_bind_epump(iodev_t *dev, int bindtype, int epump)
 {
+	struct ep__thread *self;
 	epcore_t *core;
 	uint64_t id;
 	int e;
@@ -279,9 +365,20 @@ int iodev_bind_epump(iodev_t *dev, int bindtype, int epump)
 		errno = ENOENT;
 		return -1;
 	}
-	pthread_mutex_lock(&core->lock);
-	e = ep__dev_bind_locked(dev, id, bindtype, epump);
-	pthread_mutex_unlock(&core->lock);
+	/* An epump binding to itself (a handler on it, as accepting does)
+	 * needs no lock: registering with its own poller is its own work. */
+	self = ep__self_in(core);
+	if (self != NULL && self->ep != NULL &&
+	    ((bindtype == BIND_CURRENT_EPUMP && self->cur_src ==
+	      self->ep->index) ||
+	     (bindtype == BIND_GIVEN_EPUMP && epump == self->ep->index))) {
+		e = ep__stopping(core) ? ECANCELED
+		                       : bind_one(self->ep, dev, id, true);
+	} else {
+		pthread_mutex_lock(&core->lock);
+		e = ep__dev_bind_locked(dev, id, bindtype, epump);
+		pthread_mutex_unlock(&core->lock);
+	}
 	if (e != 0) {
 		errno = e;
 		return -1;
@@ -293,11 +390,12 @@ int iodev_bind_epump(iodev_t *dev, int bindtype, int epump)
 void ep__dev_apply(struct iodev *dev, uint64_t id)
 {
 	epcore_t *core = dev->core;
-	uint8_t b = atomic_load(&dev->bound);
+	uint64_t tag = atomic_load(&dev->tag);
+	unsigned b = ep__tag_bound(tag);
 	int i, n, first, last;
 
 	if (b == DEVB_ONE) {
-		first = atomic_load(&dev->epump);
+		first = ep__tag_epump(tag);
 		last = first + 1;
 	} else if (b == DEVB_ALL) {
 		first = 0;
@@ -367,7 +465,7 @@ void ep__dev_finish(struct iodev *dev)
 {
 	epcore_t *core = dev->core;
 	struct ep__thread *self = ep__self_in(core);
-	uint8_t b = atomic_load(&dev->bound);
+	uint64_t tag = atomic_load(&dev->tag);
 	int16_t w = atomic_load(&dev->worker);
 
 	ep__dev_timer_stop(dev);
@@ -376,14 +474,12 @@ void ep__dev_finish(struct iodev *dev)
 		ep__unlink_bound(dev->fd); /* a unix listener's socket file */
 	if (!(atomic_load(&dev->pflags) & PF_NOCLOSE))
 		close(dev->fd);
-	if (b == DEVB_ONE)
-		atomic_fetch_sub(&core->epumps[atomic_load(&dev->epump)]
-		                      ->ndevices, 1);
+	if (ep__tag_bound(tag) == DEVB_ONE)
+		atomic_fetch_sub(&core->epumps[ep__tag_epump(tag)]->ndevices, 1);
 	if (w >= 0)
 		atomic_fetch_sub(&core->workers[w]->ndevices, 1);
 	atomic_store_explicit(&dev->fd, -1, memory_order_relaxed);
 	dev->handler = NULL;
-	atomic_store(&dev->bound, DEVB_NONE);
 	ep__slab_free(&core->devs, self ? &self->devcache : NULL, dev);
 }
 
@@ -395,20 +491,21 @@ static void dev_close_claimed(struct iodev *dev, uint64_t id)
 {
 	epcore_t *core = dev->core;
 	struct ep__thread *self = ep__self_in(core);
-	uint8_t b = atomic_load(&dev->bound);
+	uint64_t tag = atomic_load(&dev->tag);
+	unsigned b = ep__tag_bound(tag);
 	struct ep__ev m = { 0 };
 	int i, n;
 
 	m.type = MSG_DEV_CLOSE;
 	m.id = id;
-	if (b == DEVB_NONE || b == DEVB_PARKED || b == DEVB_ALL) {
-		/* These change only under core->lock (binding, adoption). */
+	if (b != DEVB_ONE) {
+		/* Closing froze the state but for bind_all() undoing itself,
+		 * which holds core->lock, as adoption and the lists do. */
 		pthread_mutex_lock(&core->lock);
-		b = atomic_load(&dev->bound);
+		b = ep__dev_where(dev);
 		if (b == DEVB_NONE || b == DEVB_PARKED) {
 			if (b == DEVB_PARKED)
 				ep__idvec_del(&core->parked_devs, id);
-			atomic_store(&dev->bound, DEVB_NONE);
 			ep__dev_finish(dev);
 			pthread_mutex_unlock(&core->lock);
 			return;
@@ -436,7 +533,7 @@ static void dev_close_claimed(struct iodev *dev, uint64_t id)
 	}
 	/* DEVB_ONE: only its epump closes the fd. */
 	{
-		struct epump *ep = core->epumps[atomic_load(&dev->epump)];
+		struct epump *ep = core->epumps[ep__tag_epump(tag)];
 
 		if (self != NULL && self->ep == ep) {
 			(void)ep->ops->del(ep->poller, dev->fd);
@@ -712,12 +809,14 @@ epcore_t *iodev_core(const iodev_t *dev)
 
 int iodev_epump(const iodev_t *dev)
 {
+	uint64_t tag;
+
 	if (dev == NULL) {
 		errno = EINVAL;
 		return -1;
 	}
-	return atomic_load(&dev->bound) == DEVB_ONE ? atomic_load(&dev->epump)
-	                                            : -1;
+	tag = atomic_load(&dev->tag);
+	return ep__tag_bound(tag) == DEVB_ONE ? ep__tag_epump(tag) : -1;
 }
 
 int iodev_worker(const iodev_t *dev)
@@ -737,8 +836,9 @@ void ep__dev_deliver(struct iodev *dev, uint64_t id, int event)
 {
 	epcore_t *core = dev->core;
 	struct ep__ev ev = { 0 };
-	uint8_t b = atomic_load(&dev->bound);
-	int idx = b == DEVB_ONE ? atomic_load(&dev->epump) : 0;
+	uint64_t tag = atomic_load(&dev->tag);
+	unsigned b = ep__tag_bound(tag);
+	int idx = b == DEVB_ONE ? ep__tag_epump(tag) : 0;
 
 	if (b != DEVB_ONE && b != DEVB_ALL)
 		return; /* not polled: no thread runs it yet */

@@ -171,7 +171,7 @@ iodev_t *ep__accept(epcore_t *core, iodev_t *ldev, void *para,
 {
 	struct ep__thread *self;
 	iodev_t *dev;
-	uint64_t lid;
+	uint64_t lid, ltag;
 	int fd, type;
 
 	if (core == NULL || ldev == NULL || handler == NULL ||
@@ -207,9 +207,9 @@ iodev_t *ep__accept(epcore_t *core, iodev_t *ldev, void *para,
 	self = ep__self_in(core);
 	if (bindtype == BIND_CURRENT_EPUMP &&
 	    (self == NULL || self->cur_src < 0) &&
-	    atomic_load(&ldev->bound) == DEVB_ONE) {
+	    ep__tag_bound(ltag = atomic_load(&ldev->tag)) == DEVB_ONE) {
 		bindtype = BIND_GIVEN_EPUMP; /* the listener's epump */
-		epump = atomic_load(&ldev->epump);
+		epump = ep__tag_epump(ltag);
 	}
 	dev = ep__dev_bound(dev, bindtype, epump);
 	if (dev == NULL && errno != ECANCELED && errno != EINVAL &&

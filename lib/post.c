@@ -77,6 +77,7 @@ int iodev_post(epcore_t *core, uint64_t devid, int event, void *para,
 {
 	struct ep__ev ev = { 0 };
 	struct iodev *dev;
+	uint64_t tag;
 	int idx;
 
 	if (post_check(core, event, handler) < 0)
@@ -96,9 +97,10 @@ int iodev_post(epcore_t *core, uint64_t devid, int event, void *para,
 	if (ep__nworkers(core) > 0)
 		return ep__worker_push(core->workers[ep__dev_worker(core, dev)],
 		                       &ev, 1);
-	switch (atomic_load(&dev->bound)) {
+	tag = atomic_load(&dev->tag);
+	switch (ep__tag_bound(tag)) {
 	case DEVB_ONE:
-		idx = atomic_load(&dev->epump);
+		idx = ep__tag_epump(tag);
 		break;
 	case DEVB_ALL:
 		idx = 0;

@@ -477,7 +477,7 @@ int iodev_linger_close(iodev_t *dev, int timeout_ms)
 		linger_begin(dev, id, timeout_ms);
 		return 0;
 	}
-	if (atomic_load(&dev->bound) == DEVB_NONE) {
+	if (ep__dev_where(dev) == DEVB_NONE) {
 		iodev_close(dev); /* nothing polls it: nothing can drain */
 		return 0;
 	}

@@ -145,38 +145,28 @@ static void slab_give_locked(struct ep__slab *s, const uint32_t *in,
 	s->nfree += n;
 }
 
-/*
- * Returns a zeroed-but-for-header object whose tag holds its current
- * generation (>= 1) and no state bits; the caller sets the state.
- */
-void *ep__slab_alloc(struct ep__slab *s, struct ep__slabcache *c)
+/* ep__slab_alloc() when the thread's cache is empty or there is none. */
+void *ep__slab_take(struct ep__slab *s, struct ep__slabcache *c)
 {
-	uint32_t slot;
-	struct ep__obj *o;
-	uint64_t tag;
+	uint32_t slot, got;
 
 	if (c != NULL) {
-		if (c->n == 0) {
-			pthread_mutex_lock(&s->lock);
-			c->n = slab_take_locked(s, c->slot,
-			                        EP__CACHE_MAX / 2);
-			pthread_mutex_unlock(&s->lock);
-			/* Pops come from the end: lowest slot last in. */
-			for (uint32_t i = 0, j = c->n; i + 1 < j; i++, j--) {
-				uint32_t tmp = c->slot[i];
+		pthread_mutex_lock(&s->lock);
+		c->n = slab_take_locked(s, c->slot, EP__CACHE_MAX / 2);
+		pthread_mutex_unlock(&s->lock);
+		/* Pops come from the end: lowest slot last in. */
+		for (uint32_t i = 0, j = c->n; i + 1 < j; i++, j--) {
+			uint32_t tmp = c->slot[i];
 
-				c->slot[i] = c->slot[j - 1];
-				c->slot[j - 1] = tmp;
-			}
-			if (c->n == 0) {
-				errno = ENOMEM;
-				return NULL;
-			}
+			c->slot[i] = c->slot[j - 1];
+			c->slot[j - 1] = tmp;
+		}
+		if (c->n == 0) {
+			errno = ENOMEM;
+			return NULL;
 		}
 		slot = c->slot[--c->n];
 	} else {
-		uint32_t got;
-
 		pthread_mutex_lock(&s->lock);
 		got = slab_take_locked(s, &slot, 1);
 		pthread_mutex_unlock(&s->lock);
@@ -185,16 +175,7 @@ void *ep__slab_alloc(struct ep__slab *s, struct ep__slabcache *c)
 			return NULL;
 		}
 	}
-	o = ep__slab_at(s, slot);
-	tag = atomic_load_explicit(&o->tag, memory_order_relaxed);
-	if (EP__TAG_GEN(tag) == 0)
-		tag = (uint64_t)1 << 8; /* first life: still zero from mmap */
-	else if (s->zero)
-		memset((char *)o + sizeof(struct ep__obj), 0,
-		       s->objsize - sizeof(struct ep__obj));
-	atomic_store_explicit(&o->tag, tag & ~(uint64_t)0xff,
-	                      memory_order_relaxed);
-	return o;
+	return ep__slab_ready(s, ep__slab_at(s, slot));
 }
 
 /*

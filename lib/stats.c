@@ -371,7 +371,8 @@ static void show_fd(void *obj, void *arg)
 		strlcpy(remote, "-", sizeof(remote));
 	}
 	/* The device may have closed while we looked: then skip it. */
-	if (atomic_load_explicit(&dev->tag, memory_order_acquire) != tag)
+	if (((atomic_load_explicit(&dev->tag, memory_order_acquire) ^ tag) &
+	     (EP__TAG_GENBITS | DEV_LIVE | DEV_CLOSING)) != 0)
 		return;
 	fw->count++;
 	snprintf(lb, sizeof(lb), "id=%llu", (unsigned long long)id);
@@ -382,8 +383,7 @@ static void show_fd(void *obj, void *arg)
 	        local, remote,
 	        rw == (RWF_READ | RWF_WRITE) ? "rw" : rw == RWF_READ ? "r" :
 	        rw == RWF_WRITE ? "w" : "-",
-	        atomic_load(&dev->bound) == DEVB_ONE ?
-	            atomic_load_explicit(&dev->epump, memory_order_relaxed) : -1,
+	        ep__tag_bound(tag) == DEVB_ONE ? ep__tag_epump(tag) : -1,
 	        atomic_load_explicit(&dev->worker, memory_order_relaxed));
 	out_fmt(c, "epump_fd_bytes_in_total\tcounter\t%s\t%llu\n", lb,
 	        (unsigned long long)atomic_load_explicit(&dev->bytes_in,

@@ -1,7 +1,8 @@
 /*
  * t_close.c - closing devices: from another thread while the handler runs
  * (the close waits for nothing, the handler finishes, nothing runs after),
- * from the device's own handler, twice, and racing with readiness.
+ * from the device's own handler, twice, racing with readiness, and racing
+ * binds of the same device.
  */
 #include <epump.h>
 
@@ -9,7 +10,9 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -218,6 +221,168 @@ static void close_race(int workers)
 	free(rd);
 }
 
+/*
+ * ---- binding racing another bind and a close ----
+ *
+ * Epump 0 binds every device to itself from a handler (no lock is taken
+ * there) while the main thread binds the same devices to epump 1, in the
+ * opposite order so that each side wins about half, and closes every third
+ * one.  Exactly one bind of a device may win; the loser hears EALREADY (or
+ * ENOENT once the device is closed), the device's events then run on the
+ * winner's epump, and a closed device's fd is closed whoever won.
+ */
+enum { BR_MAX = 3000 };
+static int BR_N;            /* fewer under select: fds below FD_SETSIZE */
+
+struct br_dev {
+	iodev_t *dev;
+	uint64_t id;
+	int peer;
+	int r_own, e_own;       /* epump 0's bind */
+	int r_main, e_main;     /* the main thread's */
+	atomic_int ran_on;      /* 1 + the epump that ran its read */
+};
+
+static __thread int br_epump = -1;
+static struct br_dev *br;
+static atomic_long br_marked, br_own_done;
+
+static int br_mark(void *cbpara, void *para, int event, int fdtype)
+{
+	br_epump = (int)(intptr_t)para;
+	atomic_fetch_add(&br_marked, 1);
+	return 0;
+}
+
+static int br_read(void *cbpara, void *obj, int event, int fdtype)
+{
+	struct br_dev *d = cbpara;
+
+	if (event == IOE_READ) {
+		atomic_store(&d->ran_on, br_epump + 1);
+		drain(iodev_fd(obj));
+	}
+	return 0;
+}
+
+static int br_bind_own(void *cbpara, void *para, int event, int fdtype)
+{
+	int i;
+
+	for (i = 0; i < BR_N; i++) {
+		errno = 0;
+		br[i].r_own = iodev_bind_epump(br[i].dev, BIND_CURRENT_EPUMP, 0);
+		br[i].e_own = errno;
+	}
+	atomic_store(&br_own_done, 1);
+	return 0;
+}
+
+static void bind_race(void)
+{
+	epcore_t *core = epcore_new(0);
+	int i, k, both = 0, neither = 0, bad_errno = 0, wrong_epump = 0;
+	int not_run = 0, eofs = 0, closed = 0, own_won = 0, main_won = 0;
+	uint64_t end;
+	long e;
+
+	BR_N = core != NULL && strcmp(epcore_backend(core), "select") == 0 ?
+	       400 : BR_MAX;
+	br = calloc(BR_MAX, sizeof(*br));
+	if (core == NULL || br == NULL ||
+	    epcore_start_epump(core, 2) != 2) {
+		TAP_OK(0, "bind race: a core with 2 epumps");
+		goto out;
+	}
+	atomic_store(&br_marked, 0);
+	atomic_store(&br_own_done, 0);
+	for (k = 0; k < 2; k++)
+		(void)epcore_post(core, EPT_EPUMP, k, IOE_USER_DEFINED,
+		                  (void *)(intptr_t)k, br_mark, NULL);
+	tu_wait_ge(&br_marked, 2, 5000);
+	for (i = 0; i < BR_N; i++) {
+		int sv[2];
+
+		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0,
+		               sv) < 0)
+			break;
+		br[i].dev = iodev_new(core, sv[0],
+		                      FDT_USOCK_CONNECTED | IODEV_NONBLOCK,
+		                      NULL, br_read, &br[i]);
+		br[i].id = iodev_id(br[i].dev);
+		br[i].peer = sv[1];
+	}
+	if (!TAP_OK(i == BR_N && br[BR_N - 1].id != 0,
+	            "bind race: %d unbound devices", BR_N))
+		goto out;
+	(void)epcore_post(core, EPT_EPUMP, 0, IOE_USER_DEFINED, NULL,
+	                  br_bind_own, NULL);
+	for (i = BR_N - 1; i >= 0; i--) {
+		errno = 0;
+		br[i].r_main = iodev_bind_epump(br[i].dev, BIND_GIVEN_EPUMP, 1);
+		br[i].e_main = errno;
+		if (i % 3 == 2)
+			(void)iodev_close_by(core, br[i].id);
+	}
+	TAP_OK(tu_wait_ge(&br_own_done, 1, 20000),
+	       "bind race: epump 0 went through every device");
+	for (i = 0; i < BR_N; i++) {
+		struct br_dev *d = &br[i];
+		int won = (d->r_own == 0) + (d->r_main == 0);
+
+		both += won == 2;
+		if (i % 3 != 2) {
+			neither += won == 0;
+			own_won += d->r_own == 0;
+			main_won += d->r_main == 0;
+			e = d->r_own == 0 ? d->e_main : d->e_own;
+			bad_errno += won == 1 && e != EALREADY;
+			if (won == 1 && write(d->peer, "x", 1) != 1)
+				not_run++;
+		} else {
+			e = d->r_own == 0 ? d->e_main : d->e_own;
+			bad_errno += won == 1 && e != EALREADY && e != ENOENT;
+			bad_errno += won == 0 && (d->e_own != EALREADY &&
+			                          d->e_own != ENOENT);
+		}
+	}
+	end = tu_now_ms() + 10000;
+	for (i = 0; i < BR_N; i++) {
+		struct br_dev *d = &br[i];
+		int want = d->r_own == 0 ? 0 : 1;
+
+		if (i % 3 == 2) {
+			eofs += peer_sees_eof(d->peer,
+			    tu_now_ms() < end ? (unsigned)(end - tu_now_ms()) : 0);
+			closed++;
+			continue;
+		}
+		while (atomic_load(&d->ran_on) == 0 && tu_now_ms() < end)
+			tu_sleep_ms(1);
+		if (atomic_load(&d->ran_on) == 0)
+			not_run++;
+		else if (atomic_load(&d->ran_on) != want + 1 ||
+		         iodev_epump(d->dev) != want)
+			wrong_epump++;
+	}
+	TAP_IS(both, 0, "bind race: no device bound twice");
+	TAP_IS(neither, 0, "bind race: every open device bound once");
+	TAP_IS(bad_errno, 0, "bind race: the losers heard EALREADY or ENOENT");
+	tap_diag("bind race: %d won by epump 0 for itself, %d by the main "
+	         "thread for epump 1", own_won, main_won);
+	TAP_IS(not_run, 0, "bind race: every bound device heard its read");
+	TAP_IS(wrong_epump, 0, "bind race: on the winner's epump");
+	TAP_IS(eofs, closed, "bind race: every closed device's fd was closed");
+out:
+	epcore_free(core);
+	if (br != NULL)
+		for (i = 0; i < BR_MAX; i++)
+			if (br[i].peer > 0)
+				close(br[i].peer);
+	free(br);
+	br = NULL;
+}
+
 static void all(void)
 {
 	close_while_running(1);
@@ -225,6 +390,7 @@ static void all(void)
 	close_in_handler(2);
 	close_race(0);
 	close_race(2);
+	bind_race();
 }
 
 int main(void)
