@@ -121,25 +121,21 @@ int ep__epump_send(struct epump *ep, const struct ep__ev *ev)
 	return 0;
 }
 
-/* What the poller should watch for dev now, as EP_PR | EP_PW. */
-static unsigned poll_mask(const struct iodev *dev)
+/*
+ * After the poller refused to add dev (errno says why): an fd no poller
+ * takes (a regular file; epoll's EPERM, e.g. /dev/null) is always ready,
+ * so it gets IOE_READ once instead, and reads to end of file.  0, or -1.
+ */
+int ep__poller_refused(struct iodev *dev, uint64_t id)
 {
-	uint32_t pf = atomic_load_explicit(&dev->pflags, memory_order_relaxed);
-	unsigned m = 0;
-
-	if ((pf & PF_READ) &&
-	    !atomic_load_explicit(&dev->ltmask, memory_order_relaxed))
-		m |= EP_PR;
-	if (pf & (PF_WRITE | PF_CONNECTING))
-		m |= EP_PW;
-	return m;
+	if (errno != EPERM)
+		return -1;
+	atomic_fetch_or(&dev->pflags, PF_REGFILE);
+	ep__dev_deliver(dev, id, IOE_READ);
+	return 0;
 }
 
-/*
- * op: MSG_DEV_ADD or MSG_DEV_MOD, applied on this thread, now.  An fd no
- * poller takes (a regular file; epoll's EPERM, e.g. /dev/null) is always
- * ready: it gets IOE_READ once instead, and reads to end of file.
- */
+/* op: MSG_DEV_ADD or MSG_DEV_MOD, applied on this thread, now. */
 int ep__poller_apply(struct epump *ep, struct iodev *dev, uint64_t id, int op)
 {
 	uint32_t pf = atomic_load_explicit(&dev->pflags, memory_order_relaxed);
@@ -150,14 +146,11 @@ int ep__poller_apply(struct epump *ep, struct iodev *dev, uint64_t id, int op)
 		return 0;
 	}
 	if (op == MSG_DEV_MOD)
-		return ep->ops->mod(ep->poller, dev->fd, id, poll_mask(dev));
-	if (ep->ops->add(ep->poller, dev->fd, id, poll_mask(dev)) == 0)
+		return ep->ops->mod(ep->poller, dev->fd, id,
+		                    ep__poll_mask(dev));
+	if (ep->ops->add(ep->poller, dev->fd, id, ep__poll_mask(dev)) == 0)
 		return 0;
-	if (errno != EPERM)
-		return -1;
-	atomic_fetch_or(&dev->pflags, PF_REGFILE);
-	ep__dev_deliver(dev, id, IOE_READ);
-	return 0;
+	return ep__poller_refused(dev, id);
 }
 
 static struct ep__evq *outbox_for(struct epump *ep, int w)

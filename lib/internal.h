@@ -531,6 +531,20 @@ int  ep__epump_send(struct epump *ep, const struct ep__ev *ev);
 void ep__epump_wake(struct epump *ep);
 void ep__epump_emit(struct epump *ep, struct iodev *dev, uint64_t id,
                     int event);
+/* What the poller should watch for dev now, as EP_PR | EP_PW. */
+static inline unsigned ep__poll_mask(const struct iodev *dev)
+{
+	uint32_t pf = atomic_load_explicit(&dev->pflags, memory_order_relaxed);
+	unsigned m = 0;
+
+	if ((pf & PF_READ) &&
+	    !atomic_load_explicit(&dev->ltmask, memory_order_relaxed))
+		m |= EP_PR;
+	if (pf & (PF_WRITE | PF_CONNECTING))
+		m |= EP_PW;
+	return m;
+}
+int  ep__poller_refused(struct iodev *dev, uint64_t id);
 int  ep__poller_apply(struct epump *ep, struct iodev *dev, uint64_t id,
                       int op);
 

@@ -55,7 +55,8 @@ struct iodev *ep__dev_lookup(epcore_t *core, uint64_t id)
  * A device for fd, which the caller made non-blocking.  extra: PF_* bits
  * (PF_SOCKET, PF_CONNECTING | PF_WRITE, PF_NOCLOSE, PF_REGFILE).
  */
-static inline iodev_t *dev_make(epcore_t *core, int fd, int fdtype,
+static inline __attribute__((always_inline))
+iodev_t *dev_make(epcore_t *core, int fd, int fdtype,
                                 uint32_t extra, void *para,
                                 IOHandler *handler, void *cbpara)
 {
@@ -271,6 +272,17 @@ static int bind_all(epcore_t *core, struct iodev *dev, uint64_t id)
 	return 0;
 }
 
+/* ep__poller_apply(MSG_DEV_ADD) inlined, for an epump binding to itself. */
+static inline int own_add(struct epump *ep, struct iodev *dev, uint64_t id)
+{
+	if (atomic_load_explicit(&dev->pflags, memory_order_relaxed) &
+	    PF_REGFILE)
+		return ep__poller_apply(ep, dev, id, MSG_DEV_ADD);
+	if (ep->ops->add(ep->poller, dev->fd, id, ep__poll_mask(dev)) == 0)
+		return 0;
+	return ep__poller_refused(dev, id);
+}
+
 /*
  * Binds dev (id) to ep alone.  The caller holds core->lock, or is ep's own
  * thread binding for itself: then nothing here is shared with another
@@ -278,7 +290,8 @@ static int bind_all(epcore_t *core, struct iodev *dev, uint64_t id)
  * close) and ep's device count, and the registration is a direct
  * epoll_ctl().
  */
-static int bind_one(struct epump *ep, struct iodev *dev, uint64_t id,
+static inline __attribute__((always_inline))
+int bind_one(struct epump *ep, struct iodev *dev, uint64_t id,
                     bool own)
 {
 	int e = dev_move(dev, id, DEVB_NONE, ep__where(DEVB_ONE, ep->index));
@@ -288,8 +301,7 @@ static int bind_one(struct epump *ep, struct iodev *dev, uint64_t id,
 	/* dev_move()'s seq_cst swap orders the bound state before the
 	 * registration reads the interest flags (ep__dev_apply() pairs). */
 	atomic_fetch_add_explicit(&ep->ndevices, 1, memory_order_relaxed);
-	if ((own ? ep__poller_apply(ep, dev, id, MSG_DEV_ADD)
-	         : dev_register(ep, dev, id)) < 0) {
+	if ((own ? own_add(ep, dev, id) : dev_register(ep, dev, id)) < 0) {
 		e = errno;
 		if (dev_unbind(dev, id, DEVB_ONE))
 			atomic_fetch_sub(&ep->ndevices, 1);
