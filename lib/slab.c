@@ -21,6 +21,8 @@ static size_t slab_chunk_bytes(const struct ep__slab *s)
 	return (size_t)EP__SLAB_CHUNK * s->objsize;
 }
 
+static int slab_add_chunk(struct ep__slab *s, uint32_t ci);
+
 int ep__slab_init(struct ep__slab *s, size_t objsize, bool zero)
 {
 	memset(s, 0, sizeof(*s));
@@ -30,6 +32,15 @@ int ep__slab_init(struct ep__slab *s, size_t objsize, bool zero)
 	if (s->chunks == NULL)
 		return -1;
 	pthread_mutex_init(&s->lock, NULL);
+	/* The first chunk now, on the thread making the core: address space
+	 * only, no page is touched.  Else the first object would make it on
+	 * an epump thread, whose first malloc() (the bitmaps) makes glibc
+	 * create an arena for that thread: 30 us in the first device's
+	 * setup, and an arena per epump for no other use. */
+	if (slab_add_chunk(s, 0) < 0) {
+		ep__slab_destroy(s);
+		return -1;
+	}
 	return 0;
 }
 
@@ -74,6 +85,26 @@ static int slab_grow_bits(struct ep__slab *s)
 	return 0;
 }
 
+/*
+ * Maps chunk ci and grows the free bitmaps for it; the caller holds
+ * s->lock (or has s to itself).  The chunk is zeroed by the kernel and
+ * paid for page by page as slots are first handed out: a core with 1,000
+ * devices touches 28 pages, not the chunk's 112.  0, or -1.
+ */
+static int slab_add_chunk(struct ep__slab *s, uint32_t ci)
+{
+	void *c;
+
+	if (slab_grow_bits(s) < 0)
+		return -1;
+	c = mmap(NULL, slab_chunk_bytes(s), PROT_READ | PROT_WRITE,
+	         MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (c == MAP_FAILED)
+		return -1;
+	atomic_store_explicit(&s->chunks[ci], c, memory_order_release);
+	return 0;
+}
+
 /* Hands out up to want slots into out[], lowest first; the caller holds
  * s->lock. */
 static uint32_t slab_take_locked(struct ep__slab *s, uint32_t *out,
@@ -105,22 +136,9 @@ static uint32_t slab_take_locked(struct ep__slab *s, uint32_t *out,
 		if (ci >= EP__SLAB_MAXCHUNKS)
 			break;
 		if (atomic_load_explicit(&s->chunks[ci],
-		                         memory_order_relaxed) == NULL) {
-			void *c;
-
-			if (slab_grow_bits(s) < 0)
-				break;
-			/* Zeroed by the kernel and paid for page by page as
-			 * slots are first handed out: a core with 1,000
-			 * devices touches 28 pages, not the chunk's 112. */
-			c = mmap(NULL, slab_chunk_bytes(s),
-			         PROT_READ | PROT_WRITE,
-			         MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-			if (c == MAP_FAILED)
-				break;
-			atomic_store_explicit(&s->chunks[ci], c,
-			                      memory_order_release);
-		}
+		                         memory_order_relaxed) == NULL &&
+		    slab_add_chunk(s, ci) < 0)
+			break;
 		((struct ep__obj *)ep__slab_at(s, slot))->slot = slot;
 		out[got++] = s->next++;
 	}
