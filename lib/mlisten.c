@@ -78,11 +78,49 @@ static void ml_bound_addr(epcore_t *core, struct ep__mlisten *ml)
 	}
 }
 
+/* Opens ml's sockets; caller holds core->lock.  0, or an errno value
+ * (the sockets opened so far stay in ml->ids for the caller to close). */
+static int ml_register(epcore_t *core, struct ep__mlisten *ml, int port)
+{
+	struct ep__mlisten *o;
+	int i, n = ep__nepumps(core);
+	char text[64];
+
+	/* SO_REUSEPORT would let a second set bind the port too, and
+	 * eptcp_mlisten_close(port) could not tell them apart. */
+	for (o = core->mlistens; port != 0 && o != NULL; o = o->next)
+		if (o->port == port)
+			return EADDRINUSE;
+	if (!ml->reuseport) {
+		/* The fallback: one socket that every epump polls. */
+		if (ml_open(core, ml, BIND_ALL_EPUMP, 0, NULL) < 0)
+			return errno;
+	} else if (n == 0) {
+		/* No epump yet: one socket, parked for the first one; later
+		 * epumps open theirs in ep__mlisten_adopt(). */
+		if (ml_open(core, ml, BIND_ONE_EPUMP, 0, NULL) < 0)
+			return errno;
+		ml->parked = ml->ids.v[0];
+	} else {
+		for (i = 0; i < n; i++) {
+			if (ml_open(core, ml, BIND_GIVEN_EPUMP, i, NULL) < 0)
+				return errno;
+			if (i == 0)
+				ml_bound_addr(core, ml); /* the others: its port */
+		}
+	}
+	ml_bound_addr(core, ml);
+	/* The port itself, which the kernel chose for port 0. */
+	(void)epaddr_format((struct sockaddr *)&ml->ss, text, sizeof(text),
+	                    &ml->port);
+	return 0;
+}
+
 int eptcp_mlisten(epcore_t *core, const char *ip, int port, void *para,
                   IOHandler *handler, void *cbpara)
 {
 	struct ep__mlisten *ml;
-	int fd, on = 1, i, n, e = 0;
+	int fd, on = 1, i, e;
 
 	if (core == NULL || handler == NULL) {
 		errno = EINVAL;
@@ -109,45 +147,8 @@ int eptcp_mlisten(epcore_t *core, const char *ip, int port, void *para,
 	close(fd);
 
 	pthread_mutex_lock(&core->lock);
-	n = ep__nepumps(core);
-	if (port != 0) {
-		/* SO_REUSEPORT would let a second set bind the port too, and
-		 * eptcp_mlisten_close(port) could not tell them apart. */
-		struct ep__mlisten *o;
-
-		for (o = core->mlistens; o != NULL; o = o->next)
-			if (o->port == port)
-				e = EADDRINUSE;
-	}
-	if (e != 0) {
-		/* refused above */
-	} else if (!ml->reuseport) {
-		/* The fallback: one socket that every epump polls. */
-		if (ml_open(core, ml, BIND_ALL_EPUMP, 0, NULL) < 0)
-			e = errno;
-	} else if (n == 0) {
-		/* No epump yet: one socket, parked for the first one; later
-		 * epumps open theirs in ep__mlisten_adopt(). */
-		if (ml_open(core, ml, BIND_ONE_EPUMP, 0, NULL) < 0)
-			e = errno;
-		else
-			ml->parked = ml->ids.v[0];
-	} else {
-		for (i = 0; i < n && e == 0; i++) {
-			if (ml_open(core, ml, BIND_GIVEN_EPUMP, i, NULL) < 0)
-				e = errno;
-			else if (i == 0)
-				ml_bound_addr(core, ml); /* the others: its port */
-		}
-	}
+	e = ml_register(core, ml, port);
 	if (e == 0) {
-		ml_bound_addr(core, ml);
-		{
-			char text[64];
-
-			(void)epaddr_format((struct sockaddr *)&ml->ss, text,
-			                    sizeof(text), &ml->port);
-		}
 		ml->next = core->mlistens;
 		core->mlistens = ml;
 	}
