@@ -56,9 +56,8 @@ struct iodev *ep__dev_lookup(epcore_t *core, uint64_t id)
  * (PF_SOCKET, PF_CONNECTING | PF_WRITE, PF_NOCLOSE, PF_REGFILE).
  */
 static inline __attribute__((always_inline))
-iodev_t *dev_make(epcore_t *core, int fd, int fdtype,
-                                uint32_t extra, void *para,
-                                IOHandler *handler, void *cbpara)
+iodev_t *dev_make(epcore_t *core, int fd, int fdtype, uint32_t extra,
+                  void *para, IOHandler *handler, void *cbpara)
 {
 	struct ep__thread *self = ep__self_in(core);
 	struct iodev *dev;
@@ -214,8 +213,9 @@ void ep__dev_adopt(struct epump *ep, struct iodev *dev)
 			atomic_fetch_add(&dev->nregs, 1);
 		return;
 	}
-	if (dev_move(dev, id, b, ep__where(DEVB_ONE, ep->index)) != 0)
-		return; /* closing: its closer finishes it */
+	if (b == DEVB_ONE ||
+	    dev_move(dev, id, b, ep__where(DEVB_ONE, ep->index)) != 0)
+		return; /* bound already, or closing: its closer finishes it */
 	atomic_fetch_add(&ep->ndevices, 1);
 	if (ep__poller_apply(ep, dev, id, MSG_DEV_ADD) < 0) {
 		/* Nobody can be told now: the handler hears it first thing. */
@@ -231,9 +231,7 @@ void ep__dev_adopt(struct epump *ep, struct iodev *dev)
 
 static int bind_all(epcore_t *core, struct iodev *dev, uint64_t id)
 {
-	int n = ep__nepumps(core), i;
-
-	int e;
+	int n = ep__nepumps(core), i, e;
 
 	if (ep__idvec_add(&core->all_devs, id) < 0) {
 		errno = ENOMEM;
@@ -291,8 +289,7 @@ static inline int own_add(struct epump *ep, struct iodev *dev, uint64_t id)
  * epoll_ctl().
  */
 static inline __attribute__((always_inline))
-int bind_one(struct epump *ep, struct iodev *dev, uint64_t id,
-                    bool own)
+int bind_one(struct epump *ep, struct iodev *dev, uint64_t id, bool own)
 {
 	int e = dev_move(dev, id, DEVB_NONE, ep__where(DEVB_ONE, ep->index));
 

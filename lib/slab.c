@@ -1,11 +1,11 @@
 /*
  * slab.c - tables of fixed-size objects named by slot, for devices and
- * timers.  Chunks are allocated on demand and never freed before the
- * table is destroyed, so a slot's memory stays valid for the core's life:
- * anonymous mappings, zero until a slot is first handed out (a tag of 0
- * names no live object), so only the pages in use are resident;
- * a stale id is checked against the object's tag, never dereferenced into
- * freed memory.  Free slots live in a locked list; each library thread
+ * timers.  Chunks are allocated on demand (the first with the table) and
+ * never freed before the table is destroyed, so a slot's memory stays
+ * valid for the core's life: anonymous mappings, zero until a slot is
+ * first handed out (a tag of 0 names no live object), so only the pages in
+ * use are resident; a stale id is checked against the object's tag, never
+ * dereferenced into freed memory.  Free slots live in a locked list; each library thread
  * keeps a private stock (ep__slabcache) so the lock is taken once per
  * EP__CACHE_MAX/2 allocations, not per allocation.
  */
@@ -36,7 +36,7 @@ int ep__slab_init(struct ep__slab *s, size_t objsize, bool zero)
 	 * only, no page is touched.  Else the first object would make it on
 	 * an epump thread, whose first malloc() (the bitmaps) makes glibc
 	 * create an arena for that thread: 30 us in the first device's
-	 * setup, and an arena per epump for no other use. */
+	 * setup. */
 	if (slab_add_chunk(s, 0) < 0) {
 		ep__slab_destroy(s);
 		return -1;

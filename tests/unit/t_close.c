@@ -226,13 +226,14 @@ static void close_race(int workers)
  *
  * Epump 0 binds every device to itself from a handler (no lock is taken
  * there) while the main thread binds the same devices to epump 1, in the
- * opposite order so that each side wins about half, and closes every third
- * one.  Exactly one bind of a device may win; the loser hears EALREADY (or
+ * opposite order so that they meet in the middle (under poll and select,
+ * whose binds make no system call, epump 0 may win them all), and closes
+ * every third one.  Exactly one bind of a device may win; the loser hears EALREADY (or
  * ENOENT once the device is closed), the device's events then run on the
  * winner's epump, and a closed device's fd is closed whoever won.
  */
 enum { BR_MAX = 3000 };
-static int BR_N;            /* fewer under select: fds below FD_SETSIZE */
+static int br_n;            /* fewer under select: fds below FD_SETSIZE */
 
 struct br_dev {
 	iodev_t *dev;
@@ -269,7 +270,7 @@ static int br_bind_own(void *cbpara, void *para, int event, int fdtype)
 {
 	int i;
 
-	for (i = 0; i < BR_N; i++) {
+	for (i = 0; i < br_n; i++) {
 		errno = 0;
 		br[i].r_own = iodev_bind_epump(br[i].dev, BIND_CURRENT_EPUMP, 0);
 		br[i].e_own = errno;
@@ -286,7 +287,7 @@ static void bind_race(void)
 	uint64_t end;
 	long e;
 
-	BR_N = core != NULL && strcmp(epcore_backend(core), "select") == 0 ?
+	br_n = core != NULL && strcmp(epcore_backend(core), "select") == 0 ?
 	       400 : BR_MAX;
 	br = calloc(BR_MAX, sizeof(*br));
 	if (core == NULL || br == NULL ||
@@ -300,7 +301,7 @@ static void bind_race(void)
 		(void)epcore_post(core, EPT_EPUMP, k, IOE_USER_DEFINED,
 		                  (void *)(intptr_t)k, br_mark, NULL);
 	tu_wait_ge(&br_marked, 2, 5000);
-	for (i = 0; i < BR_N; i++) {
+	for (i = 0; i < br_n; i++) {
 		int sv[2];
 
 		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0,
@@ -312,12 +313,12 @@ static void bind_race(void)
 		br[i].id = iodev_id(br[i].dev);
 		br[i].peer = sv[1];
 	}
-	if (!TAP_OK(i == BR_N && br[BR_N - 1].id != 0,
-	            "bind race: %d unbound devices", BR_N))
+	if (!TAP_OK(i == br_n && br[br_n - 1].id != 0,
+	            "bind race: %d unbound devices", br_n))
 		goto out;
 	(void)epcore_post(core, EPT_EPUMP, 0, IOE_USER_DEFINED, NULL,
 	                  br_bind_own, NULL);
-	for (i = BR_N - 1; i >= 0; i--) {
+	for (i = br_n - 1; i >= 0; i--) {
 		errno = 0;
 		br[i].r_main = iodev_bind_epump(br[i].dev, BIND_GIVEN_EPUMP, 1);
 		br[i].e_main = errno;
@@ -326,7 +327,7 @@ static void bind_race(void)
 	}
 	TAP_OK(tu_wait_ge(&br_own_done, 1, 20000),
 	       "bind race: epump 0 went through every device");
-	for (i = 0; i < BR_N; i++) {
+	for (i = 0; i < br_n; i++) {
 		struct br_dev *d = &br[i];
 		int won = (d->r_own == 0) + (d->r_main == 0);
 
@@ -347,7 +348,7 @@ static void bind_race(void)
 		}
 	}
 	end = tu_now_ms() + 10000;
-	for (i = 0; i < BR_N; i++) {
+	for (i = 0; i < br_n; i++) {
 		struct br_dev *d = &br[i];
 		int want = d->r_own == 0 ? 0 : 1;
 
