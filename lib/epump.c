@@ -135,24 +135,6 @@ int ep__poller_refused(struct iodev *dev, uint64_t id)
 	return 0;
 }
 
-/* op: MSG_DEV_ADD or MSG_DEV_MOD, applied on this thread, now. */
-int ep__poller_apply(struct epump *ep, struct iodev *dev, uint64_t id, int op)
-{
-	uint32_t pf = atomic_load_explicit(&dev->pflags, memory_order_relaxed);
-
-	if (pf & PF_REGFILE) {
-		if (op == MSG_DEV_ADD)
-			ep__dev_deliver(dev, id, IOE_READ);
-		return 0;
-	}
-	if (op == MSG_DEV_MOD)
-		return ep->ops->mod(ep->poller, dev->fd, id,
-		                    ep__poll_mask(dev));
-	if (ep->ops->add(ep->poller, dev->fd, id, ep__poll_mask(dev)) == 0)
-		return 0;
-	return ep__poller_refused(dev, id);
-}
-
 static struct ep__evq *outbox_for(struct epump *ep, int w)
 {
 	if ((uint32_t)w >= ep->noutbox) {

@@ -545,8 +545,25 @@ static inline unsigned ep__poll_mask(const struct iodev *dev)
 	return m;
 }
 int  ep__poller_refused(struct iodev *dev, uint64_t id);
-int  ep__poller_apply(struct epump *ep, struct iodev *dev, uint64_t id,
-                      int op);
+/* op: MSG_DEV_ADD or MSG_DEV_MOD, applied on this thread, now.  Inline:
+ * an epump binding a device to itself adds it through here. */
+static inline int ep__poller_apply(struct epump *ep, struct iodev *dev,
+                                   uint64_t id, int op)
+{
+	uint32_t pf = atomic_load_explicit(&dev->pflags, memory_order_relaxed);
+
+	if (pf & PF_REGFILE) {
+		if (op == MSG_DEV_ADD)
+			ep__dev_deliver(dev, id, IOE_READ);
+		return 0;
+	}
+	if (op == MSG_DEV_MOD)
+		return ep->ops->mod(ep->poller, dev->fd, id,
+		                    ep__poll_mask(dev));
+	if (ep->ops->add(ep->poller, dev->fd, id, ep__poll_mask(dev)) == 0)
+		return 0;
+	return ep__poller_refused(dev, id);
+}
 
 /* ---- workers (worker.c) ---- */
 

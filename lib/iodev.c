@@ -157,9 +157,10 @@ static int dev_register(struct epump *ep, struct iodev *dev, uint64_t id)
 
 /*
  * Moves dev's life id from bound state `from` to `to` (an ep__where()
- * value) if it is still live and not closing: the one way a device gets
- * bound, from any thread, with or without core->lock.  0, or ENOENT (the
- * life ended or is closing) or EALREADY (not in `from`).
+ * value) if it is still live and not closing: how a device is bound (and
+ * a failed bind undone), from any thread, with or without core->lock.
+ * 0, or ENOENT (the life ended or is closing) or EALREADY (not in
+ * `from`).
  */
 static int dev_move(struct iodev *dev, uint64_t id, unsigned from,
                     uint64_t to)
@@ -175,26 +176,6 @@ static int dev_move(struct iodev *dev, uint64_t id, unsigned from,
 		if (atomic_compare_exchange_weak(&dev->tag, &cur,
 		        (cur & ~EP__TAG_WHERE) | to))
 			return 0;
-	}
-}
-
-/*
- * Undoes a bind whose registration failed.  A close begun meanwhile has
- * read the bound state already and acts on it (its epump finishes the
- * device), so the state then stays: false.
- */
-static bool dev_unbind(struct iodev *dev, uint64_t id, unsigned from)
-{
-	uint64_t cur = atomic_load(&dev->tag);
-
-	for (;;) {
-		if (EP__TAG_GEN(cur) != EP__ID_GEN(id) ||
-		    (cur & (DEV_LIVE | DEV_CLOSING)) != DEV_LIVE ||
-		    ep__tag_bound(cur) != from)
-			return false;
-		if (atomic_compare_exchange_weak(&dev->tag, &cur,
-		                                 cur & ~EP__TAG_WHERE))
-			return true;
 	}
 }
 
@@ -248,7 +229,6 @@ static int bind_all(epcore_t *core, struct iodev *dev, uint64_t id)
 			int k;
 
 			e = errno;
-
 			for (k = 0; k < i; k++)
 				if (core->ops->mt_safe)
 					(void)core->ops->del(
@@ -270,17 +250,6 @@ static int bind_all(epcore_t *core, struct iodev *dev, uint64_t id)
 	return 0;
 }
 
-/* ep__poller_apply(MSG_DEV_ADD) inlined, for an epump binding to itself. */
-static inline int own_add(struct epump *ep, struct iodev *dev, uint64_t id)
-{
-	if (atomic_load_explicit(&dev->pflags, memory_order_relaxed) &
-	    PF_REGFILE)
-		return ep__poller_apply(ep, dev, id, MSG_DEV_ADD);
-	if (ep->ops->add(ep->poller, dev->fd, id, ep__poll_mask(dev)) == 0)
-		return 0;
-	return ep__poller_refused(dev, id);
-}
-
 /*
  * Binds dev (id) to ep alone.  The caller holds core->lock, or is ep's own
  * thread binding for itself: then nothing here is shared with another
@@ -298,11 +267,14 @@ int bind_one(struct epump *ep, struct iodev *dev, uint64_t id, bool own)
 	/* dev_move()'s seq_cst swap orders the bound state before the
 	 * registration reads the interest flags (ep__dev_apply() pairs). */
 	atomic_fetch_add_explicit(&ep->ndevices, 1, memory_order_relaxed);
-	if ((own ? own_add(ep, dev, id) : dev_register(ep, dev, id)) < 0) {
+	if ((own ? ep__poller_apply(ep, dev, id, MSG_DEV_ADD)
+	         : dev_register(ep, dev, id)) < 0) {
 		e = errno;
-		if (dev_unbind(dev, id, DEVB_ONE))
+		/* Undone unless a close began meanwhile: it has read the
+		 * bound state and acts on it, and its finish drops the
+		 * count. */
+		if (dev_move(dev, id, DEVB_ONE, ep__where(DEVB_NONE, 0)) == 0)
 			atomic_fetch_sub(&ep->ndevices, 1);
-		/* else a close holds it: its finish drops the count */
 		return e;
 	}
 	return 0;

@@ -205,9 +205,10 @@ iodev_t *ep__accept(epcore_t *core, iodev_t *ldev, void *para,
 		return NULL;
 	}
 	self = ep__self_in(core);
+	ltag = atomic_load(&ldev->tag);
 	if (bindtype == BIND_CURRENT_EPUMP &&
 	    (self == NULL || self->cur_src < 0) &&
-	    ep__tag_bound(ltag = atomic_load(&ldev->tag)) == DEVB_ONE) {
+	    ep__tag_bound(ltag) == DEVB_ONE) {
 		bindtype = BIND_GIVEN_EPUMP; /* the listener's epump */
 		epump = ep__tag_epump(ltag);
 	}

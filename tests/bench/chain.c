@@ -30,10 +30,9 @@ static iodev_t **devs;
 #define CHAIN_READ(c, i, buf, len) iodev_recv(devs[i], (buf), (len))
 #include "chain.h"
 
-
 static struct chain ch;
 static epcore_t *core;
-static int failed_errno;
+static int failed_errno;        /* set by the setup handler */
 
 static int on_read(void *cbpara, void *obj, int event, int fdtype)
 {
@@ -87,7 +86,7 @@ static int stage_setup(void *cbpara, void *para, int event, int fdtype)
 int main(int argc, char **argv)
 {
 	chain_args(&ch, "libepump", argc, argv);
-	core = epcore_new(0);
+	core = epcore_new(0); /* raises the fd limit to the hard one */
 	if (core == NULL)
 		chain_die(&ch, "epcore_new");
 	chain_pairs(&ch);
@@ -96,15 +95,16 @@ int main(int argc, char **argv)
 		chain_die(&ch, "calloc");
 	if (iotimer_start(core, 0, 0, NULL, stage_setup, NULL) == 0)
 		chain_die(&ch, "iotimer_start");
-	alarm(CHAIN_LIMIT_S);
+	/* Runs until the last byte's handler stops the core (chain_args()'s
+	 * alarm ends a run that hangs). */
 	if (epump_main_start(core) < 0)
 		chain_die(&ch, "epump_main_start");
 	if (failed_errno != 0) {
 		errno = failed_errno;
-		chain_die(&ch, "setup");
+		chain_die(&ch, "iodev_new/iodev_bind_epump/iotimer_start");
 	}
 	chain_report(&ch, epcore_backend(core));
-	epcore_free(core);
+	epcore_free(core); /* closes the read ends */
 	free(devs);
 	return 0;
 }
