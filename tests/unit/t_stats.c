@@ -4,7 +4,9 @@
  * stuck handler, errors for bad commands, long lines, garbage, idle and
  * surplus clients; modes of the directory and socket; removal at free.
  * And what the loop counts show: an epump whose workers are all busy
- * does not poll for every packet.
+ * does not poll for every packet.  The server keeps an fd table of its
+ * own: an fd the program closes is closed, and show fds still reads a
+ * device's addresses.
  */
 #include <epump.h>
 
@@ -13,6 +15,8 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -239,6 +243,74 @@ static void idle_client(void)
 	epcore_free(core);
 }
 
+static int nop(void *cbpara, void *obj, int event, int fdtype)
+{
+	(void)cbpara;
+	(void)obj;
+	(void)event;
+	(void)fdtype;
+	return 0;
+}
+
+/*
+ * The server thread moves to an fd table of its own (so that the
+ * program's system calls do not pay for a shared one).  What the program
+ * relies on: an fd it opened before the server started and then closes
+ * is closed (the peer reads end of file), and show fds still gives a
+ * device's local and remote address.
+ */
+static void fd_table(void)
+{
+	epcore_t *core = epcore_new(0);
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	socklen_t sl = sizeof(sin);
+	char path[128], buf[65536], want[160], c;
+	int sv[2], lfd, cfd, afd, fd, lport, cport;
+	iodev_t *dev;
+
+	snprintf(path, sizeof(path), "%s/fdt.sock", dir);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	cfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0 ||
+	    lfd < 0 || cfd < 0 ||
+	    bind(lfd, (struct sockaddr *)&sin, sizeof(sin)) < 0 ||
+	    listen(lfd, 1) < 0 ||
+	    getsockname(lfd, (struct sockaddr *)&sin, &sl) < 0 ||
+	    connect(cfd, (struct sockaddr *)&sin, sizeof(sin)) < 0 ||
+	    (afd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC)) < 0) {
+		TAP_OK(0, "fd_table: sockets: %s", strerror(errno));
+		epcore_free(core);
+		return;
+	}
+	lport = ntohs(sin.sin_port);
+	sl = sizeof(sin);
+	getsockname(cfd, (struct sockaddr *)&sin, &sl);
+	cport = ntohs(sin.sin_port);
+	dev = iodev_new(core, afd, FDT_ACCEPTED, NULL, nop, NULL);
+	TAP_OK(dev != NULL && epcore_stats_enable(core, path) == 0,
+	       "a device, then the stats socket");
+
+	fd = st_connect(path);
+	st_read(fd, buf, sizeof(buf), "\n", 2000); /* the server runs */
+	st_send(fd, "show fds\n");
+	st_read(fd, buf, sizeof(buf), "\n\n", 2000);
+	snprintf(want, sizeof(want), "fd=%d type=accepted "
+	         "local=127.0.0.1:%d remote=127.0.0.1:%d ", afd, lport, cport);
+	TAP_OK(strstr(buf, want) != NULL, "show fds: %s", want);
+
+	close(sv[0]);
+	TAP_OK(fcntl(sv[1], F_SETFL, O_NONBLOCK) == 0 &&
+	       read(sv[1], &c, 1) == 0,
+	       "an fd opened before the server and closed since is closed "
+	       "(its peer reads end of file)");
+	close(sv[1]);
+	close(fd);
+	close(cfd);
+	close(lfd);
+	epcore_free(core);
+}
+
 /* The default directory must be ours and closed to others. */
 static void directory(void)
 {
@@ -384,6 +456,7 @@ static void all(void)
 		/* Backend-free cases: once. */
 		idle_client();
 		directory();
+		fd_table();
 	}
 }
 
