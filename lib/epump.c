@@ -202,17 +202,17 @@ void ep__epump_emit(struct epump *ep, struct iodev *dev, uint64_t id,
 	struct ep__ev ev = { 0 };
 	int w;
 
-	ev.id = id;
-	ev.type = EV_DEV;
-	ev.event = event;
-	ev.src = (int16_t)ep->index;
 	atomic_store_explicit(&ep->nevents,
 	    atomic_load_explicit(&ep->nevents, memory_order_relaxed) + 1,
 	    memory_order_relaxed);
 	if (ep__nworkers(ep->core) == 0) {
-		(void)ep__dev_run(dev, id, &ev);
+		(void)ep__dev_ready(dev, id, event, ep->index);
 		return;
 	}
+	ev.id = id;
+	ev.type = EV_DEV;
+	ev.event = event;
+	ev.src = (int16_t)ep->index;
 	w = ep__dev_worker(ep->core, dev);
 	if (!ep->ops->edge && (event == IOE_READ || event == IOE_ACCEPT) &&
 	    !(atomic_load_explicit(&dev->ltmask, memory_order_relaxed) &

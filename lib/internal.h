@@ -409,6 +409,8 @@ void ep__mlisten_adopt(epcore_t *core, struct epump *ep);
 void ep__mlisten_free(epcore_t *core);
 
 int  ep__dev_run(struct iodev *dev, uint64_t id, const struct ep__ev *ev);
+/* ep__dev_run() for readiness (EV_DEV) from epump src, on that epump. */
+int  ep__dev_ready(struct iodev *dev, uint64_t id, int event, int src);
 struct iodev *ep__dev_lookup(epcore_t *core, uint64_t id);
 void ep__dev_finish(struct iodev *dev);
 void ep__dev_adopt(struct epump *ep, struct iodev *dev);

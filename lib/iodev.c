@@ -628,8 +628,12 @@ iodev_t *iodev_by_id(epcore_t *core, uint64_t id)
 /*
  * Runs one event of dev (EV_DEV or EV_DEVUSER) if id still names it, with
  * DEV_BUSY held.  Returns 1 if a handler ran, 0 if the event was stale.
+ * Inlined into its two entries, so that readiness run on the epump
+ * (ep__dev_ready()) builds no event and tests none of a user event's
+ * branches.
  */
-int ep__dev_run(struct iodev *dev, uint64_t id, const struct ep__ev *ev)
+static inline __attribute__((always_inline))
+int dev_run(struct iodev *dev, uint64_t id, const struct ep__ev *ev)
 {
 	struct ep__thread *self = ep__self;
 	uint32_t gen = EP__ID_GEN(id);
@@ -704,6 +708,22 @@ done:
 	if (self->wk == NULL) /* workers: run_event */
 		ep__ts_set_at(self, TS_RUN, t);
 	return 1;
+}
+
+int ep__dev_run(struct iodev *dev, uint64_t id, const struct ep__ev *ev)
+{
+	return dev_run(dev, id, ev);
+}
+
+int ep__dev_ready(struct iodev *dev, uint64_t id, int event, int src)
+{
+	struct ep__ev ev;
+
+	ev.id = id;
+	ev.type = EV_DEV;
+	ev.event = event;
+	ev.src = (int16_t)src;
+	return dev_run(dev, id, &ev);
 }
 
 /* epcore_free(): every thread has been joined. */
