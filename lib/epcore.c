@@ -173,8 +173,7 @@ int ep__epump_pick(epcore_t *core)
 	for (i = 0; i < n; i++) {
 		int k = (int)((start + (uint32_t)i) % (uint32_t)n);
 		struct epump *ep = core->epumps[k];
-		uint32_t load = atomic_load_explicit(&ep->ndevices,
-		                                     memory_order_relaxed) +
+		uint32_t load = ep__epump_ndevices(ep) +
 		                atomic_load_explicit(&ep->ntimers,
 		                                     memory_order_relaxed);
 		if (load < bestload) {

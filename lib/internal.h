@@ -513,7 +513,8 @@ struct epump {
 	int npev;
 	struct ep__tstat ts;
 	/* load figures read by other threads */
-	_Atomic uint32_t ndevices;
+	_Atomic uint32_t ndevices;  /* +- by any thread (ep__epump_ndevices) */
+	_Atomic uint32_t own_ndevices; /* + by this epump's own binds only */
 	_Atomic uint32_t ntimers;
 	_Atomic uint64_t nevents;
 	_Atomic uint64_t nloops;
@@ -533,6 +534,23 @@ int  ep__epump_send(struct epump *ep, const struct ep__ev *ev);
 void ep__epump_wake(struct epump *ep);
 void ep__epump_emit(struct epump *ep, struct iodev *dev, uint64_t id,
                     int event);
+/*
+ * Devices bound to ep: its own thread counts the devices it binds to
+ * itself in own_ndevices with a plain load and store (no locked add on
+ * the accept path), every other count goes to ndevices, which a close
+ * may drop below zero (modulo 2^32).  A reader can see a close before
+ * the bind it undoes: then 0.
+ */
+static inline uint32_t ep__epump_ndevices(const struct epump *ep)
+{
+	int32_t n = (int32_t)(atomic_load_explicit(&ep->own_ndevices,
+	                                           memory_order_relaxed) +
+	                      atomic_load_explicit(&ep->ndevices,
+	                                           memory_order_relaxed));
+
+	return n < 0 ? 0 : (uint32_t)n;
+}
+
 /* What the poller should watch for dev now, as EP_PR | EP_PW. */
 static inline unsigned ep__poll_mask(const struct iodev *dev)
 {

@@ -266,7 +266,14 @@ int bind_one(struct epump *ep, struct iodev *dev, uint64_t id, bool own)
 		return e;
 	/* dev_move()'s seq_cst swap orders the bound state before the
 	 * registration reads the interest flags (ep__dev_apply() pairs). */
-	atomic_fetch_add_explicit(&ep->ndevices, 1, memory_order_relaxed);
+	if (own)
+		atomic_store_explicit(&ep->own_ndevices,
+		    atomic_load_explicit(&ep->own_ndevices,
+		                         memory_order_relaxed) + 1,
+		    memory_order_relaxed);
+	else
+		atomic_fetch_add_explicit(&ep->ndevices, 1,
+		                          memory_order_relaxed);
 	if ((own ? ep__poller_apply(ep, dev, id, MSG_DEV_ADD)
 	         : dev_register(ep, dev, id)) < 0) {
 		e = errno;

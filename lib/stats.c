@@ -261,8 +261,7 @@ static void show_threads(struct ep__stats *s, struct st_client *c)
 		        (unsigned long long)atomic_load_explicit(&ep->nloops,
 		            memory_order_relaxed));
 		out_fmt(c, "epump_thread_devices\tgauge\t%s\t%u\n", lb,
-		        atomic_load_explicit(&ep->ndevices,
-		                             memory_order_relaxed));
+		        ep__epump_ndevices(ep));
 		out_fmt(c, "epump_thread_timers\tgauge\t%s\t%u\n", lb,
 		        atomic_load_explicit(&ep->ntimers,
 		                             memory_order_relaxed));

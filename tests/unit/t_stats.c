@@ -364,14 +364,15 @@ static int bw_handler(void *cbpara, void *obj, int event, int fdtype)
 	return 0;
 }
 
-/* epump/0's loop count from "show threads", or 0 if it is not there. */
-static unsigned long long epump0_loops(const char *path)
+/* A figure of epump/0 from "show threads" (key: "NAME\tTYPE\t"), or 0 if
+ * it is not there. */
+static unsigned long long epump0_figure(const char *path, const char *name)
 {
-	static const char key[] =
-	    "epump_thread_loops_total\tcounter\tthread=epump/0\t";
-	char buf[16384];
+	char buf[16384], key[128];
 	const char *p;
 	int fd = st_connect(path);
+
+	snprintf(key, sizeof(key), "%sthread=epump/0\t", name);
 
 	if (fd < 0)
 		return 0;
@@ -381,6 +382,78 @@ static unsigned long long epump0_loops(const char *path)
 	close(fd);
 	p = strstr(buf, key);
 	return p != NULL ? strtoull(p + strlen(key), NULL, 10) : 0;
+}
+
+/* ---- devices per epump, as show threads counts them ---- */
+
+#define DC_OWN 10
+#define DC_OTHER 5
+
+static epcore_t *dc_core;
+static int dc_fds[DC_OWN + DC_OTHER][2];
+static atomic_int dc_bound;
+
+/* On epump 0: DC_OWN devices bound to epump 0 itself (the path that takes
+ * no lock and counts apart), the first 3 closed again. */
+static int dc_bind_own(void *cbpara, void *para, int event, int fdtype)
+{
+	iodev_t *d[DC_OWN];
+	int i;
+
+	for (i = 0; i < DC_OWN; i++) {
+		d[i] = iodev_new(dc_core, dc_fds[i][0], FDT_USOCK_CONNECTED,
+		                 NULL, nop, NULL);
+		if (d[i] != NULL &&
+		    iodev_bind_epump(d[i], BIND_GIVEN_EPUMP, 0) == 0)
+			atomic_fetch_add(&dc_bound, 1);
+	}
+	for (i = 0; i < 3; i++)
+		iodev_close(d[i]);
+	return 0;
+}
+
+static void device_counts(void)
+{
+	static const char key[] = "epump_thread_devices\tgauge\t";
+	iodev_t *other[DC_OTHER];
+	char path[128];
+	int i, ok = 1;
+
+	dc_core = epcore_new(0);
+	atomic_store(&dc_bound, 0);
+	snprintf(path, sizeof(path), "%s/dc.sock", dir);
+	for (i = 0; i < DC_OWN + DC_OTHER; i++)
+		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0,
+		               dc_fds[i]) < 0)
+			ok = 0;
+	epcore_start_epump(dc_core, 1);
+	TAP_OK(ok && epcore_stats_enable(dc_core, path) == 0,
+	       "device counts: stats on, one epump");
+	for (i = 0; i < DC_OTHER; i++) {
+		other[i] = iodev_new(dc_core, dc_fds[DC_OWN + i][0],
+		                     FDT_USOCK_CONNECTED, NULL, nop, NULL);
+		if (other[i] == NULL ||
+		    iodev_bind_epump(other[i], BIND_GIVEN_EPUMP, 0) < 0)
+			ok = 0;
+	}
+	epcore_post(dc_core, EPT_EPUMP, 0, IOE_USER_DEFINED + 1, NULL,
+	            dc_bind_own, NULL);
+	for (i = 0; i < 200 && atomic_load(&dc_bound) < DC_OWN; i++)
+		tu_sleep_ms(10);
+	tu_sleep_ms(50); /* the closes that follow the binds */
+	TAP_OK(ok && atomic_load(&dc_bound) == DC_OWN,
+	       "%d bound from the main thread, %d by epump 0 itself, 3 of "
+	       "those closed", DC_OTHER, DC_OWN);
+	TAP_IS((long long)epump0_figure(path, key), DC_OWN + DC_OTHER - 3,
+	       "show threads counts the devices epump 0 holds");
+	for (i = 0; i < DC_OTHER; i++)
+		iodev_close(other[i]);
+	tu_sleep_ms(50);
+	TAP_IS((long long)epump0_figure(path, key), DC_OWN - 3,
+	       "and counts those closed from another thread off");
+	epcore_free(dc_core); /* closes the rest */
+	for (i = 0; i < DC_OWN + DC_OTHER; i++)
+		close(dc_fds[i][1]);
 }
 
 /*
@@ -422,14 +495,14 @@ static void busy_workers(void)
 		tu_sleep_ms(5);
 	TAP_OK(atomic_load(&bw_in), "a handler holds the worker");
 	tu_sleep_ms(20);
-	l0 = epump0_loops(path);
+	l0 = epump0_figure(path, "epump_thread_loops_total\tcounter\t");
 	for (i = 1; i <= BW_PAIRS; i++) {
 		if (write(sv[i][1], "x", 1) != 1)
 			tap_diag("write: %s", strerror(errno));
 		tu_sleep_ms(2);
 	}
 	tu_sleep_ms(20);
-	l1 = epump0_loops(path);
+	l1 = epump0_figure(path, "epump_thread_loops_total\tcounter\t");
 	TAP_OK(l0 > 0 && l1 - l0 <= 5, "worker busy: %d packets woke the "
 	       "epump %llu times, not once each", BW_PAIRS, l1 - l0);
 	TAP_IS(atomic_load(&bw_reads), 0, "nothing ran meanwhile");
@@ -452,6 +525,7 @@ static void all(void)
 
 	protocol();
 	busy_workers();
+	device_counts();
 	if (!once++) {
 		/* Backend-free cases: once. */
 		idle_client();
