@@ -301,7 +301,7 @@ static void classify(struct epump *ep, const struct ep__pevent *pe)
 static void run_user(struct epump *ep, const struct ep__ev *ev)
 {
 	ep->self.cur_src = ep->index;
-	ep__ts_set(&ep->self, TS_HANDLER, TW_USER, (uint64_t)ev->event);
+	(void)ep__ts_handler(&ep->self, TW_USER, (uint64_t)ev->event);
 	ev->handler(ev->cbpara, ev->para, ev->event, FDT_USERCMD);
 	ep__ts_set(&ep->self, TS_RUN, TW_NONE, 0);
 }
@@ -415,6 +415,7 @@ static void take_wakeup(struct epump *ep)
 static inline void wait_begin(struct epump *ep, uint64_t t_run,
                               uint64_t *t_wait)
 {
+	ep->self.t_woke = 0; /* not taken: no handler ran */
 	if (!ep__stats_on(ep->core))
 		return;
 	if ((*t_wait = ep__ts_set(&ep->self, TS_POLL, TW_NONE, 0)) &&
@@ -432,15 +433,17 @@ static inline void wait_end(struct epump *ep, uint64_t t_wait,
 	if ((*t_run = ep__ts_set(&ep->self, TS_RUN, TW_NONE, 0)) &&
 	    t_wait != 0)
 		ep__add64(&ep->ts.wait_ns, *t_run - t_wait);
+	ep->self.t_woke = *t_run;
 }
 
 /* The loop's time, read after each wait only while timers are on the
  * wheel: the one thing that needs it.  A timer started on an empty wheel
- * reads the clock itself (iotimer.c). */
-static inline void loop_clock(struct epump *ep)
+ * reads the clock itself (iotimer.c).  t_run: the same clock read by
+ * wait_end() (stats on), else 0. */
+static inline void loop_clock(struct epump *ep, uint64_t t_run)
 {
 	if (ep->wheel.n != 0)
-		ep->now = ep__now_ms();
+		ep->now = t_run != 0 ? t_run / 1000000u : ep__now_ms();
 }
 
 /*
@@ -488,7 +491,7 @@ static void wait_for_workers(struct epump *ep, uint64_t *t_run)
 	atomic_store_explicit(&ep->sleeping, 0, memory_order_relaxed);
 	wait_end(ep, t_wait, t_run);
 	atomic_fetch_and(word, ~bit);
-	loop_clock(ep);
+	loop_clock(ep, *t_run);
 }
 
 void ep__epump_loop(struct epump *ep)
@@ -515,7 +518,7 @@ void ep__epump_loop(struct epump *ep)
 		/* Relaxed: seen late, it costs a spare eventfd write. */
 		atomic_store_explicit(&ep->sleeping, 0, memory_order_relaxed);
 		wait_end(ep, t_poll, &t_run);
-		loop_clock(ep);
+		loop_clock(ep, t_run);
 		atomic_store_explicit(&ep->nloops,
 		    atomic_load_explicit(&ep->nloops, memory_order_relaxed) + 1,
 		    memory_order_relaxed);

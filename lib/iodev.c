@@ -676,7 +676,7 @@ int dev_run(struct iodev *dev, uint64_t id, const struct ep__ev *ev)
 	self->cur_dev = id;
 	self->cur_src = ev->src;
 	for (;;) {
-		t = ep__ts_set(self, TS_HANDLER, TW_DEV, id);
+		t = ep__ts_handler(self, TW_DEV, id);
 		if (t != 0)
 			atomic_store_explicit(&dev->last_ms, (uint32_t)
 			    ((t - dev->core->born_ns) / 1000000u),

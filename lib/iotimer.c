@@ -422,7 +422,7 @@ int ep__timer_run(epcore_t *core, uint64_t id)
 	        tm_tag(EP__ID_GEN(id), TM_FIRING)))
 		return 0;
 	if (ep__self != NULL)
-		ep__ts_set(ep__self, TS_HANDLER, TW_TIMER, id);
+		(void)ep__ts_handler(ep__self, TW_TIMER, id);
 	t->handler(t->cbpara, t, IOE_TIMEOUT, FDT_TIMER);
 	if (ep__self != NULL && ep__self->wk == NULL)
 		ep__ts_set(ep__self, TS_RUN, TW_NONE, 0);

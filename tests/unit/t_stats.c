@@ -162,6 +162,15 @@ static void protocol(void)
 		                : -1;
 
 		TAP_OK(secs >= 0.2 && secs < 10, "for how long (%.3f s)", secs);
+		/* An epump's first handler after a wait is stamped with the
+		 * time the wait ended. */
+		p = strstr(buf, "epump_thread_state_seconds\tgauge\t"
+		                "thread=epump/0\t");
+		secs = p ? atof(p + strlen("epump_thread_state_seconds"
+		                           "\tgauge\tthread=epump/0\t"))
+		         : -1;
+		TAP_OK(secs >= 0.2 && secs < 10, "an epump's too (%.3f s)",
+		       secs);
 	}
 	atomic_store(&release, 1);
 
