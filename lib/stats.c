@@ -359,28 +359,27 @@ static void fd_addr(int fd, bool peer, char *buf, size_t len)
 struct fds_walk {
 	struct st_client *c;
 	epcore_t *core;
-	bool own_fds;               /* the server's fd table is its own */
-	int pidfd;                  /* then: where dev_fd() takes fds */
+	const struct ep__stats *s;
 	uint64_t now_ms;            /* since the core was born */
 	uint32_t count;
 };
 
 /* A device's fd, usable by the server: in its own fd table, a copy taken
  * from the process's (pidfd_getfd(2); close it with put_dev_fd()). */
-static int dev_fd(const struct fds_walk *fw, int fd)
+static int dev_fd(const struct ep__stats *s, int fd)
 {
-	if (!fw->own_fds)
+	if (!s->own_fds)
 		return fd;
 #ifdef ST_OWN_FDS
-	if (fw->pidfd >= 0)
-		return (int)syscall(SYS_pidfd_getfd, fw->pidfd, fd, 0u);
+	if (s->pidfd >= 0)
+		return (int)syscall(SYS_pidfd_getfd, s->pidfd, fd, 0u);
 #endif
 	return -1;
 }
 
-static void put_dev_fd(const struct fds_walk *fw, int fd)
+static void put_dev_fd(const struct ep__stats *s, int fd)
 {
-	if (fw->own_fds)
+	if (s->own_fds)
 		close(fd);
 }
 
@@ -402,10 +401,10 @@ static void show_fd(void *obj, void *arg)
 	born = atomic_load_explicit(&dev->born_s, memory_order_relaxed);
 	last = atomic_load_explicit(&dev->last_ms, memory_order_relaxed);
 	rw = (int)(pf & (PF_READ | PF_WRITE));
-	if ((pf & PF_SOCKET) && (sfd = dev_fd(fw, fd)) >= 0) {
+	if ((pf & PF_SOCKET) && (sfd = dev_fd(fw->s, fd)) >= 0) {
 		fd_addr(sfd, false, local, sizeof(local));
 		fd_addr(sfd, true, remote, sizeof(remote));
-		put_dev_fd(fw, sfd);
+		put_dev_fd(fw->s, sfd);
 	} else {
 		strlcpy(local, "-", sizeof(local));
 		strlcpy(remote, "-", sizeof(remote));
@@ -472,8 +471,7 @@ static void show_fds(struct ep__stats *s, struct st_client *c)
 
 	fw.c = c;
 	fw.core = s->core;
-	fw.own_fds = s->own_fds;
-	fw.pidfd = s->pidfd;
+	fw.s = s;
 	fw.now_ms = (ep__now_ns() - s->core->born_ns) / 1000000u;
 	fw.count = 0;
 	each_dev(s->core, show_fd, &fw);
@@ -701,6 +699,11 @@ static void close_fds(int lo, int hi)
  * taken with pidfd_getfd(2) (dev_fd()).  Where the kernel refuses any of
  * this (before Linux 5.9, or a seccomp filter), the server stays on the
  * shared table, as it did before: slower for the others, same replies.
+ *
+ * A copy holds its file open: an fd the program closes while this thread
+ * holds a copy (between the unshare and the close_range() calls below,
+ * or while show fds reads its addresses) is closed for good when the copy
+ * is, microseconds later.  Events that come meanwhile carry a stale id.
  */
 static void own_fd_table(struct ep__stats *s)
 {
