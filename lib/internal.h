@@ -716,9 +716,11 @@ static inline uint64_t ep__ts_set(struct ep__thread *self, unsigned state,
 /*
  * A handler starts (TS_HANDLER).  The first one after an epump's wait
  * takes the time the wait ended (t_woke) instead of reading the clock
- * again: they are apart by the classifying of the events before it, well
- * under a microsecond, and with one event per wait (the chain benchmark)
- * that is one clock reading of three per loop turn.
+ * again: they are apart by what the loop did in between, usually
+ * classifying the events before it (well under a microsecond; messages
+ * that register many devices could make it more).  With one event per
+ * wait (the chain benchmark) that is one clock reading of three per loop
+ * turn.
  */
 static inline uint64_t ep__ts_handler(struct ep__thread *self,
                                       unsigned what, uint64_t what_id)
