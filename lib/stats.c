@@ -686,7 +686,8 @@ static void close_fds(int lo, int hi)
 
 /*
  * Moves the server thread to an fd table of its own that holds only its
- * listening socket, its eventfd and a pidfd of the process.
+ * listening socket, its eventfd, a pidfd of the process, and /dev/null as
+ * its standard streams.
  *
  * Why: while a second thread shares the fd table, the kernel takes and
  * drops a reference on the file in every system call on an fd, in every
@@ -728,6 +729,19 @@ static void own_fd_table(struct ep__stats *s)
 		return;
 	close_fds(0, lo - 1);
 	close_fds(lo + 1, hi - 1);
+	/* 0, 1 and 2 on /dev/null, not free for a client's socket: what the
+	 * C library would write to stderr on this thread goes nowhere rather
+	 * than to a client. */
+	for (;;) {
+		int nfd = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+		if (nfd < 0)
+			break;
+		if (nfd > 2) {
+			close(nfd);
+			break;
+		}
+	}
 	s->own_fds = true;
 	/* Failing now, after the probe: addresses show as "-". */
 	s->pidfd = (int)syscall(SYS_pidfd_open, getpid(), 0u);
