@@ -353,8 +353,8 @@ static void fd_table(void)
 
 		if (n == 0)
 			TAP_OK(1, "the server's own fd table # SKIP it shares "
-			       "the process's (a TSan build, or the kernel "
-			       "refuses)");
+			       "the process's (a TSan build, valgrind, or a "
+			       "kernel that refuses)");
 		else
 			TAP_OK(n == 1 && null3, "the server's own fd table "
 			       "has /dev/null as 0, 1 and 2, not a client's "
