@@ -90,10 +90,10 @@ epcore_t *epcore_new(int maxfd)
 	if (core == NULL)
 		return NULL;
 	memset(core, 0, sizeof(*core));
-	/* Timers set every field at their start (iotimer.c): no zeroing,
-	 * one memset call less per iotimer_start(). */
-	if (ep__slab_init(&core->devs, sizeof(struct iodev), true) < 0 ||
-	    ep__slab_init(&core->timers, sizeof(struct iotimer), false) < 0) {
+	/* Devices and timers set every field at their start (dev_init(),
+	 * iotimer.c): a reused slot is not zeroed first. */
+	if (ep__slab_init(&core->devs, sizeof(struct iodev)) < 0 ||
+	    ep__slab_init(&core->timers, sizeof(struct iotimer)) < 0) {
 		ep__slab_destroy(&core->devs);
 		free(core);
 		errno = ENOMEM;

@@ -55,7 +55,6 @@ struct ep__obj {
 
 struct ep__slab {
 	size_t objsize;
-	bool zero;                /* alloc zeroes all but the header */
 	_Atomic(char *) *chunks;  /* EP__SLAB_MAXCHUNKS pointers */
 	pthread_mutex_t lock;     /* guards the fields below */
 	/* Free slots as a bitmap (bit set: free), one word per 64 slots,
@@ -76,10 +75,9 @@ struct ep__slabcache {
 	uint32_t slot[EP__CACHE_MAX];
 };
 
-/* zero: ep__slab_alloc() hands out objects zeroed but for the header;
- * else a reused object keeps its last life's fields (its first life is
- * zero) and the caller sets every one. */
-int   ep__slab_init(struct ep__slab *s, size_t objsize, bool zero);
+/* A reused object keeps its last life's fields (its first life is zero):
+ * the caller sets every one. */
+int   ep__slab_init(struct ep__slab *s, size_t objsize);
 void  ep__slab_destroy(struct ep__slab *s);
 void *ep__slab_take(struct ep__slab *s, struct ep__slabcache *c);
 void  ep__slab_free(struct ep__slab *s, struct ep__slabcache *c, void *obj);
@@ -97,32 +95,38 @@ static inline void *ep__slab_at(struct ep__slab *s, uint32_t slot)
 		return NULL;
 	return chunk + (size_t)(slot & (EP__SLAB_CHUNK - 1)) * s->objsize;
 }
-/* Starts a slot's new life: its tag keeps the generation alone (>= 1). */
-static inline void *ep__slab_ready(struct ep__slab *s, struct ep__obj *o)
+/* The object at a slot the calling thread holds in its cache: its chunk
+ * exists (the slab's lock, taken to fill the cache, ordered it). */
+static inline void *ep__slab_held(struct ep__slab *s, uint32_t slot)
+{
+	return atomic_load_explicit(&s->chunks[slot >> EP__SLAB_CHUNK_SHIFT],
+	                            memory_order_relaxed) +
+	       (size_t)(slot & (EP__SLAB_CHUNK - 1)) * s->objsize;
+}
+/* Starts a slot's new life: its tag holds the generation (>= 1) and no
+ * state bits; the other fields are the caller's to set. */
+static inline void *ep__slab_renew(struct ep__obj *o)
 {
 	uint64_t tag = atomic_load_explicit(&o->tag, memory_order_relaxed);
 
 	if (EP__TAG_GEN(tag) == 0)
 		tag = (uint64_t)1 << 8; /* first life: still zero from mmap */
-	else if (s->zero)
-		memset((char *)o + sizeof(struct ep__obj), 0,
-		       s->objsize - sizeof(struct ep__obj));
 	atomic_store_explicit(&o->tag, tag & EP__TAG_GENBITS,
 	                      memory_order_relaxed);
 	return o;
 }
 /*
- * An object (zeroed but for its header if the slab says so, see
- * ep__slab_init) whose tag holds its generation and no state bits; the
- * caller sets the state.  c: the calling thread's cache, or NULL.  Inline:
- * a cache hit is the first step of every device and timer.
+ * An object whose tag holds its generation and no state bits (its other
+ * fields are its last life's: the caller sets them); the caller sets the
+ * state.  c: the calling thread's cache, or NULL.  Inline: a cache hit is
+ * the first step of every device and timer.
  */
 static inline void *ep__slab_alloc(struct ep__slab *s,
                                    struct ep__slabcache *c)
 {
 	if (c == NULL || c->n == 0)
 		return ep__slab_take(s, c);
-	return ep__slab_ready(s, ep__slab_at(s, c->slot[--c->n]));
+	return ep__slab_renew(ep__slab_held(s, c->slot[--c->n]));
 }
 void  ep__slab_flush(struct ep__slab *s, struct ep__slabcache *c);
 /* Calls fn on every slot ever handed out (live or not); single-threaded use. */
@@ -243,7 +247,12 @@ struct ep__thread {
 	struct ep__slabcache tmcache;
 };
 
-extern __thread struct ep__thread *ep__self;
+/* The calling library thread, NULL on others.  initial-exec here as on
+ * the definition: the library has static TLS either way (the linker
+ * relaxes the access), and without it the compiler treats every read as
+ * a call to __tls_get_addr, spilling registers around it. */
+extern __thread struct ep__thread *ep__self
+    __attribute__((tls_model("initial-exec")));
 
 static inline struct ep__thread *ep__self_in(const epcore_t *core)
 {

@@ -52,81 +52,141 @@ struct iodev *ep__dev_lookup(epcore_t *core, uint64_t id)
 }
 
 /*
+ * Starts dev's life as a device for fd: every field is set here (the
+ * device slab does not zero a reused slot: these stores are that
+ * zeroing), then the tag's release store publishes it.  A field added to
+ * struct iodev is set here too; the size check below is the reminder.
+ */
+_Static_assert(sizeof(struct iodev) == 112,
+               "struct iodev changed: set the new field in dev_init()");
+
+static inline __attribute__((always_inline))
+iodev_t *dev_init(struct iodev *dev, epcore_t *core, int fd, int fdtype,
+                  uint32_t pf, void *para, IOHandler *handler, void *cbpara,
+                  uint32_t born_s)
+{
+	uint64_t tag = atomic_load_explicit(&dev->tag, memory_order_relaxed);
+
+	/* Relaxed: the tag's release store below publishes the device. */
+	atomic_store_explicit(&dev->fd, fd, memory_order_relaxed);
+	atomic_store_explicit(&dev->pflags, pf, memory_order_relaxed);
+	atomic_store_explicit(&dev->fdtype, fdtype, memory_order_relaxed);
+	dev->handler = handler;
+	dev->cbpara = cbpara;
+	dev->para = para;
+	atomic_store_explicit(&dev->bytes_in, 0, memory_order_relaxed);
+	atomic_store_explicit(&dev->bytes_out, 0, memory_order_relaxed);
+	atomic_store_explicit(&dev->worker, -1, memory_order_relaxed);
+	atomic_store_explicit(&dev->nregs, 0, memory_order_relaxed);
+	atomic_store_explicit(&dev->ltmask, 0, memory_order_relaxed);
+	atomic_store_explicit(&dev->sqlock, 0, memory_order_relaxed);
+	dev->sq = NULL;
+	dev->core = core;
+	atomic_store_explicit(&dev->timer, 0, memory_order_relaxed);
+	atomic_store_explicit(&dev->rerun_ev, 0, memory_order_relaxed);
+	dev->error = 0;
+	atomic_store_explicit(&dev->born_s, born_s, memory_order_relaxed);
+	atomic_store_explicit(&dev->last_ms, 0, memory_order_relaxed);
+	atomic_store_explicit(&dev->tag, tag | DEV_LIVE, memory_order_release);
+	return dev;
+}
+
+/*
  * A device for fd, which the caller made non-blocking.  extra: PF_* bits
  * (PF_SOCKET, PF_CONNECTING | PF_WRITE, PF_NOCLOSE, PF_REGFILE).
  */
-static inline __attribute__((always_inline))
-iodev_t *dev_make(epcore_t *core, int fd, int fdtype, uint32_t extra,
-                  void *para, IOHandler *handler, void *cbpara)
+iodev_t *ep__dev_make(epcore_t *core, int fd, int fdtype, uint32_t extra,
+                      void *para, IOHandler *handler, void *cbpara)
 {
 	struct ep__thread *self = ep__self_in(core);
 	struct iodev *dev;
-	uint32_t pf = PF_READ | extra;
-	uint64_t tag;
+	uint32_t pf = PF_READ | extra, born_s = 0;
 
 	dev = ep__slab_alloc(&core->devs, self ? &self->devcache : NULL);
 	if (dev == NULL)
 		return NULL;
 	if (fdtype & (FDT_LISTEN | FDT_USOCK_LISTEN))
 		pf |= PF_LISTEN;
-	/* Relaxed: the tag's release store below publishes the device. */
-	atomic_store_explicit(&dev->fd, fd, memory_order_relaxed);
-	atomic_store_explicit(&dev->fdtype, fdtype, memory_order_relaxed);
-	dev->core = core;
-	dev->para = para;
-	dev->handler = handler;
-	dev->cbpara = cbpara;
-	atomic_store_explicit(&dev->pflags, pf, memory_order_relaxed);
-	atomic_store_explicit(&dev->worker, -1, memory_order_relaxed);
 	if (ep__stats_on(core))
-		atomic_store_explicit(&dev->born_s, (uint32_t)((ep__now_ns() -
-		    core->born_ns) / 1000000000u), memory_order_relaxed);
-	tag = atomic_load_explicit(&dev->tag, memory_order_relaxed);
-	atomic_store_explicit(&dev->tag, tag | DEV_LIVE, memory_order_release);
-	return dev;
-}
-
-iodev_t *ep__dev_make(epcore_t *core, int fd, int fdtype, uint32_t extra,
-                      void *para, IOHandler *handler, void *cbpara)
-{
-	return dev_make(core, fd, fdtype, extra, para, handler, cbpara);
+		born_s = (uint32_t)((ep__now_ns() - core->born_ns) /
+		                    1000000000u);
+	return dev_init(dev, core, fd, fdtype, pf, para, handler, cbpara,
+	                born_s);
 }
 
 #define DEV_STREAM_SOCKS (FDT_LISTEN | FDT_CONNECTED | FDT_ACCEPTED | \
                           FDT_USOCK_LISTEN | FDT_USOCK_CONNECTED | \
                           FDT_USOCK_ACCEPTED)
+#define DEV_DGRAM_SOCKS  (FDT_UDPSRV | FDT_UDPCLI)
+
+/* The kind of socket fdtype says, as PF_* bits; 0 if it does not say. */
+static inline uint32_t dev_kind(int fdtype)
+{
+	if (fdtype & DEV_STREAM_SOCKS)
+		return PF_SOCKET;
+	if (fdtype & DEV_DGRAM_SOCKS)
+		return PF_SOCKET | PF_DGRAM;
+	return 0;
+}
+
+/* iodev_new() when it takes a system call (to make fd non-blocking, or to
+ * learn its kind), or the thread has no slot in stock, or stats are on:
+ * out of line, so that the common case is a leaf. */
+static __attribute__((noinline))
+iodev_t *dev_new_slow(epcore_t *core, int fd, int fdtype, void *para,
+                      IOHandler *handler, void *cbpara)
+{
+	int on = 1, type, kind = fdtype & ~IODEV_NONBLOCK;
+	socklen_t len = sizeof(type);
+	uint32_t extra = dev_kind(kind);
+
+	if (!(fdtype & IODEV_NONBLOCK) && ioctl(fd, FIONBIO, &on) < 0)
+		return NULL; /* EBADF */
+	if (extra == 0 &&
+	    getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0)
+		extra = PF_SOCKET | (type == SOCK_DGRAM ? PF_DGRAM : 0);
+	return ep__dev_make(core, fd, kind, extra, para, handler, cbpara);
+}
+
+/* NULL with errno e: a tail call, so that the paths that fail keep
+ * iodev_new() free of calls. */
+static __attribute__((noinline, cold)) iodev_t *dev_fail(int e)
+{
+	errno = e;
+	return NULL;
+}
 
 iodev_t *iodev_new(epcore_t *core, int fd, int fdtype, void *para,
                    IOHandler *handler, void *cbpara)
 {
-	uint32_t extra = 0;
-	int on = 1, type;
-	socklen_t len = sizeof(type);
-	bool nb = (fdtype & IODEV_NONBLOCK) != 0;
+	int kind = fdtype & ~IODEV_NONBLOCK;
+	struct ep__thread *self;
+	uint32_t extra;
 
-	fdtype &= ~IODEV_NONBLOCK;
 	if (core == NULL || handler == NULL || fd < 0 ||
-	    (fdtype & ~DEV_FDTYPES) != 0 || fdtype == 0 ||
-	    (fdtype & (fdtype - 1)) != 0) {
-		errno = EINVAL;
-		return NULL;
-	}
-	if (ep__stopping(core)) {
-		errno = ECANCELED;
-		return NULL;
-	}
-	/* One system call each for non-blocking and for the kind, where
-	 * fdtype does not say it: registering many fds (the chain benchmark)
-	 * is bound by system calls. */
-	if (!nb && ioctl(fd, FIONBIO, &on) < 0)
-		return NULL; /* EBADF */
-	if (fdtype & DEV_STREAM_SOCKS)
-		extra |= PF_SOCKET;
-	else if (fdtype & (FDT_UDPSRV | FDT_UDPCLI))
-		extra |= PF_SOCKET | PF_DGRAM;
-	else if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0)
-		extra |= PF_SOCKET | (type == SOCK_DGRAM ? PF_DGRAM : 0);
-	return dev_make(core, fd, fdtype, extra, para, handler, cbpara);
+	    (kind & ~DEV_FDTYPES) != 0 || kind == 0 ||
+	    (kind & (kind - 1)) != 0)
+		return dev_fail(EINVAL);
+	if (ep__stopping(core))
+		return dev_fail(ECANCELED);
+	/*
+	 * One system call each for non-blocking and for the kind, where
+	 * fdtype does not say it.  Without them (IODEV_NONBLOCK on a socket
+	 * of a stated kind: accepting, the chain benchmark's setup), a
+	 * device is a slot from this thread's stock and its fields.
+	 */
+	extra = dev_kind(kind);
+	self = ep__self_in(core);
+	if (!(fdtype & IODEV_NONBLOCK) || extra == 0 || self == NULL ||
+	    self->devcache.n == 0 || ep__stats_on(core))
+		return dev_new_slow(core, fd, fdtype, para, handler, cbpara);
+	if (kind & (FDT_LISTEN | FDT_USOCK_LISTEN))
+		extra |= PF_LISTEN;
+	/* The device slab does not zero (dev_init() sets every field). */
+	return dev_init(ep__slab_renew(ep__slab_held(&core->devs,
+	                    self->devcache.slot[--self->devcache.n])),
+	                core, fd, kind, PF_READ | extra, para, handler, cbpara,
+	                0);
 }
 
 /* May this thread touch dev's registration on ep directly? */
@@ -327,51 +387,65 @@ int ep__dev_bind_locked(struct iodev *dev, uint64_t id, int bindtype,
 	return bind_one(core->epumps[idx], dev, id, false);
 }
 
+/* -1 with errno e (for a tail call). */
+static __attribute__((noinline, cold)) int bind_fail(int e)
+{
+	errno = e;
+	return -1;
+}
+
+/* iodev_bind_epump() from an epump to itself (a handler on it, as
+ * accepting does): no lock, since registering with its own poller is its
+ * own work. */
+static __attribute__((noinline)) int bind_self(struct epump *ep,
+                                               struct iodev *dev)
+{
+	uint64_t id = ep__dev_live_id(dev);
+	int e;
+
+	if (id == 0)
+		return bind_fail(ENOENT);
+	if (ep__stopping(ep->core))
+		return bind_fail(ECANCELED);
+	e = bind_one(ep, dev, id, true);
+	return e == 0 ? 0 : bind_fail(e);
+}
+
+/* iodev_bind_epump() from any other thread, or to another epump. */
+static __attribute__((noinline)) int bind_other(struct iodev *dev,
+                                                int bindtype, int epump)
+{
+	epcore_t *core = dev->core;
+	uint64_t id = ep__dev_live_id(dev);
+	int e;
+
+	if (id == 0)
+		return bind_fail(ENOENT);
+	pthread_mutex_lock(&core->lock);
+	e = ep__dev_bind_locked(dev, id, bindtype, epump);
+	pthread_mutex_unlock(&core->lock);
+	return e == 0 ? 0 : bind_fail(e);
+}
+
 int iodev_bind_epump(iodev_t *dev, int bindtype, int epump)
 {
 	struct ep__thread *self;
 	epcore_t *core;
-	uint64_t id;
-	int e;
 
-	if (dev == NULL) {
-		errno = EINVAL;
-		return -1;
-	}
+	if (dev == NULL)
+		return bind_fail(EINVAL);
 	core = dev->core;
-	if (bindtype != BIND_ONE_EPUMP && bindtype != BIND_GIVEN_EPUMP &&
-	    bindtype != BIND_ALL_EPUMP && bindtype != BIND_CURRENT_EPUMP) {
-		errno = EINVAL;
-		return -1;
-	}
-	if (dev->fd >= core->ops->maxfd) {
-		errno = EINVAL;
-		return -1;
-	}
-	id = ep__dev_live_id(dev);
-	if (id == 0) {
-		errno = ENOENT;
-		return -1;
-	}
-	/* An epump binding to itself (a handler on it, as accepting does)
-	 * needs no lock: registering with its own poller is its own work. */
+	if ((bindtype != BIND_ONE_EPUMP && bindtype != BIND_GIVEN_EPUMP &&
+	     bindtype != BIND_ALL_EPUMP && bindtype != BIND_CURRENT_EPUMP) ||
+	    dev->fd >= core->ops->maxfd)
+		return bind_fail(EINVAL);
 	self = ep__self_in(core);
 	if (self != NULL && self->ep != NULL &&
 	    ((bindtype == BIND_CURRENT_EPUMP && self->cur_src ==
 	      self->ep->index) ||
-	     (bindtype == BIND_GIVEN_EPUMP && epump == self->ep->index))) {
-		e = ep__stopping(core) ? ECANCELED
-		                       : bind_one(self->ep, dev, id, true);
-	} else {
-		pthread_mutex_lock(&core->lock);
-		e = ep__dev_bind_locked(dev, id, bindtype, epump);
-		pthread_mutex_unlock(&core->lock);
-	}
-	if (e != 0) {
-		errno = e;
-		return -1;
-	}
-	return 0;
+	     (bindtype == BIND_GIVEN_EPUMP && epump == self->ep->index)))
+		return bind_self(self->ep, dev);
+	return bind_other(dev, bindtype, epump);
 }
 
 /* Applies dev's interest flags to every poller that holds it. */

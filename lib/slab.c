@@ -23,11 +23,10 @@ static size_t slab_chunk_bytes(const struct ep__slab *s)
 
 static int slab_add_chunk(struct ep__slab *s, uint32_t ci);
 
-int ep__slab_init(struct ep__slab *s, size_t objsize, bool zero)
+int ep__slab_init(struct ep__slab *s, size_t objsize)
 {
 	memset(s, 0, sizeof(*s));
 	s->objsize = objsize;
-	s->zero = zero;
 	s->chunks = calloc(EP__SLAB_MAXCHUNKS, sizeof(*s->chunks));
 	if (s->chunks == NULL)
 		return -1;
@@ -105,12 +104,16 @@ static int slab_add_chunk(struct ep__slab *s, uint32_t ci)
 	return 0;
 }
 
-/* Hands out up to want slots into out[], lowest first; the caller holds
- * s->lock. */
+/*
+ * Hands out up to want slots into out[], highest first, so that a cache
+ * popping from the end takes the lowest first; the caller holds s->lock.
+ * The number handed out, in out[0, got).
+ */
 static uint32_t slab_take_locked(struct ep__slab *s, uint32_t *out,
                                  uint32_t want)
 {
 	uint32_t got = 0, si = s->sumhint / 64;
+	uint32_t *o = out + want; /* filled downwards */
 
 	while (got < want && s->nfree > 0) {
 		uint32_t w;
@@ -121,8 +124,9 @@ static uint32_t slab_take_locked(struct ep__slab *s, uint32_t *out,
 		w = si * 64 + (uint32_t)__builtin_ctzll(s->freesum[si]);
 		bits = s->freebits[w];
 		while (bits != 0 && got < want) {
-			out[got++] = w * 64 + (uint32_t)__builtin_ctzll(bits);
+			*--o = w * 64 + (uint32_t)__builtin_ctzll(bits);
 			bits &= bits - 1;
+			got++;
 			s->nfree--;
 		}
 		s->freebits[w] = bits;
@@ -130,8 +134,13 @@ static uint32_t slab_take_locked(struct ep__slab *s, uint32_t *out,
 			s->freesum[si] &= ~((uint64_t)1 << (w % 64));
 	}
 	s->sumhint = si * 64;
+	/* Slots never handed out, a chunk's run at a time: the loop below
+	 * only numbers them (a new life finds its slot in its header). */
 	while (got < want) {
-		uint32_t slot = s->next, ci = slot >> EP__SLAB_CHUNK_SHIFT;
+		uint32_t next = s->next, ci = next >> EP__SLAB_CHUNK_SHIFT;
+		uint32_t n = EP__SLAB_CHUNK - (next & (EP__SLAB_CHUNK - 1));
+		size_t size = s->objsize;
+		char *obj;
 
 		if (ci >= EP__SLAB_MAXCHUNKS)
 			break;
@@ -139,9 +148,18 @@ static uint32_t slab_take_locked(struct ep__slab *s, uint32_t *out,
 		                         memory_order_relaxed) == NULL &&
 		    slab_add_chunk(s, ci) < 0)
 			break;
-		((struct ep__obj *)ep__slab_at(s, slot))->slot = slot;
-		out[got++] = s->next++;
+		if (n > want - got)
+			n = want - got;
+		obj = ep__slab_at(s, next);
+		s->next = next + n;
+		got += n;
+		for (; n > 0; n--, next++, obj += size) {
+			((struct ep__obj *)obj)->slot = next;
+			*--o = next;
+		}
 	}
+	if (got < want)
+		memmove(out, o, got * sizeof(*out));
 	return got;
 }
 
@@ -172,13 +190,6 @@ void *ep__slab_take(struct ep__slab *s, struct ep__slabcache *c)
 		pthread_mutex_lock(&s->lock);
 		c->n = slab_take_locked(s, c->slot, EP__CACHE_MAX / 2);
 		pthread_mutex_unlock(&s->lock);
-		/* Pops come from the end: lowest slot last in. */
-		for (uint32_t i = 0, j = c->n; i + 1 < j; i++, j--) {
-			uint32_t tmp = c->slot[i];
-
-			c->slot[i] = c->slot[j - 1];
-			c->slot[j - 1] = tmp;
-		}
 		if (c->n == 0) {
 			errno = ENOMEM;
 			return NULL;
@@ -193,7 +204,7 @@ void *ep__slab_take(struct ep__slab *s, struct ep__slabcache *c)
 			return NULL;
 		}
 	}
-	return ep__slab_ready(s, ep__slab_at(s, slot));
+	return ep__slab_renew(ep__slab_at(s, slot));
 }
 
 /*

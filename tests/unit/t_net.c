@@ -814,6 +814,199 @@ static void tcp_refused(int workers)
 	epcore_free(core);
 }
 
+/* ---- a reused slot starts a clean life ---- */
+
+/*
+ * A device's memory is reused by the next device made on the same thread,
+ * and the library does not zero it: it sets every field.  What the last
+ * life left (a queued send, write interest, end of file masked on poll
+ * and select, a connect error) must not show in the next.
+ */
+struct reuse {
+	epcore_t *core;
+	int sa[2], sb[2];
+	iodev_t *a, *b;
+	atomic_int a_eof, a_queued, b_read, b_stale_read, err_a;
+	atomic_int step_ok, same_slot, b_sendq, b_rwflags, b_error, b_epump;
+	atomic_int b_made, b_bound;
+};
+
+static int reuse_a(void *cbpara, void *obj, int event, int fdtype)
+{
+	struct reuse *r = cbpara;
+	char buf[4096];
+	ssize_t n;
+
+	if (event != IOE_READ)
+		return 0;
+	while ((n = read(iodev_fd(obj), buf, sizeof(buf))) > 0)
+		;
+	if (n == 0)
+		atomic_store(&r->a_eof, 1);
+	return 0;
+}
+
+static int reuse_b(void *cbpara, void *obj, int event, int fdtype)
+{
+	struct reuse *r = cbpara;
+	char c;
+
+	if (event == IOE_READ && read(iodev_fd(obj), &c, 1) == 1) {
+		atomic_store(c == 'x' ? &r->b_read : &r->b_stale_read, 1);
+	}
+	return 0;
+}
+
+/* Notes what b inherited, binds it and gives its peer one byte. */
+static void reuse_make_b(struct reuse *r, iodev_t *old)
+{
+	r->b = iodev_new(r->core, r->sb[0],
+	                 FDT_USOCK_CONNECTED | IODEV_NONBLOCK, r, reuse_b, r);
+	if (r->b == NULL)
+		return;
+	atomic_store(&r->b_made, 1);
+	atomic_store(&r->same_slot, r->b == old);
+	atomic_store(&r->b_sendq, (int)iodev_sendq_len(r->b));
+	atomic_store(&r->b_rwflags, iodev_rwflags(r->b));
+	atomic_store(&r->b_error, iodev_error(r->b));
+	atomic_store(&r->b_epump, iodev_epump(r->b));
+	if (iodev_bind_epump(r->b, BIND_CURRENT_EPUMP, 0) == 0 &&
+	    write(r->sb[1], "x", 1) == 1)
+		atomic_store(&r->b_bound, 1);
+}
+
+/* On the epump: a gets a queued send, write interest and, once its peer
+ * shuts down, end of file. */
+static int reuse_stage1(void *cbpara, void *para, int event, int fdtype)
+{
+	static char big[1 << 20];
+	struct reuse *r = cbpara;
+
+	r->a = iodev_new(r->core, r->sa[0],
+	                 FDT_USOCK_CONNECTED | IODEV_NONBLOCK, r, reuse_a, r);
+	if (r->a == NULL || iodev_bind_epump(r->a, BIND_CURRENT_EPUMP, 0) < 0)
+		return 0;
+	if (iodev_send(r->a, big, sizeof(big)) == (ssize_t)sizeof(big) &&
+	    iodev_sendq_len(r->a) > 0 &&
+	    iodev_add_notify(r->a, RWF_WRITE) == 0 &&
+	    (iodev_rwflags(r->a) & RWF_WRITE))
+		atomic_store(&r->a_queued, 1);
+	shutdown(r->sa[1], SHUT_WR);
+	atomic_store(&r->step_ok, 1);
+	return 0;
+}
+
+/* On the epump, after a's end of file: a closed, b made in its place. */
+static int reuse_stage2(void *cbpara, void *para, int event, int fdtype)
+{
+	struct reuse *r = cbpara;
+	iodev_t *old = r->a;
+
+	if (iodev_sendq_len(old) == 0)
+		atomic_store(&r->a_queued, 0); /* nothing left to inherit */
+	iodev_close(old);
+	reuse_make_b(r, old);
+	return 0;
+}
+
+static void reuse_queued(void)
+{
+	struct reuse r;
+
+	memset(&r, 0, sizeof(r));
+	r.core = epcore_new(0);
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, r.sa) < 0 ||
+	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, r.sb) < 0 ||
+	    epcore_start_epump(r.core, 1) < 0 ||
+	    iotimer_start(r.core, 0, 0, NULL, reuse_stage1, &r) == 0) {
+		TAP_OK(0, "reused slot: setup (%s)", strerror(errno));
+		epcore_free(r.core);
+		return;
+	}
+	TAP_OK(WAIT_FOR(atomic_load(&r.step_ok), 3000) &&
+	       atomic_load(&r.a_queued),
+	       "reused slot: the first device has a queued send and "
+	       "write interest");
+	TAP_OK(WAIT_FOR(atomic_load(&r.a_eof), 3000),
+	       "reused slot: the first device read end of file");
+	iotimer_start(r.core, 0, 0, NULL, reuse_stage2, &r);
+	TAP_OK(WAIT_FOR(atomic_load(&r.b_bound), 3000) &&
+	       atomic_load(&r.same_slot),
+	       "reused slot: the next device made on that thread has the "
+	       "same memory");
+	TAP_IS(atomic_load(&r.b_sendq), 0, "reused slot: nothing queued");
+	TAP_IS(atomic_load(&r.b_rwflags), RWF_READ,
+	       "reused slot: interest is RWF_READ alone");
+	TAP_IS(atomic_load(&r.b_epump), -1, "reused slot: not bound");
+	TAP_OK(WAIT_FOR(atomic_load(&r.b_read), 3000),
+	       "reused slot: its reads are reported (no end of file mask "
+	       "left over)");
+	TAP_IS(atomic_load(&r.b_stale_read), 0,
+	       "reused slot: it reads its own peer's byte");
+	epcore_free(r.core);
+	close(r.sa[1]);
+	close(r.sb[1]);
+}
+
+/* A refused connect's device closed in its handler: the next device made
+ * on its epump has no error. */
+static int reuse_connfail(void *cbpara, void *obj, int event, int fdtype);
+
+static int reuse_stage3(void *cbpara, void *para, int event, int fdtype)
+{
+	struct reuse *r = cbpara;
+
+	reuse_make_b(r, r->a);
+	return 0;
+}
+
+static int reuse_connfail(void *cbpara, void *obj, int event, int fdtype)
+{
+	struct reuse *r = cbpara;
+
+	if (event != IOE_CONNFAIL)
+		return 0;
+	atomic_store(&r->err_a, iodev_error(obj));
+	r->a = obj;
+	iodev_close(obj);
+	/* Runs on this epump (no workers), after the close has finished. */
+	iotimer_start(r->core, 0, 0, NULL, reuse_stage3, r);
+	return 0;
+}
+
+static void reuse_error(void)
+{
+	struct reuse r;
+	int port = closed_port();
+
+	memset(&r, 0, sizeof(r));
+	r.core = epcore_new(0);
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, r.sb) < 0 ||
+	    epcore_start_epump(r.core, 1) < 0) {
+		TAP_OK(0, "reused slot: setup (%s)", strerror(errno));
+		epcore_free(r.core);
+		return;
+	}
+	if (eptcp_connect(r.core, "127.0.0.1", port, NULL, reuse_connfail, &r,
+	                  0) == NULL) {
+		tap_diag("skip: the connect to port %d failed at once", port);
+		epcore_free(r.core);
+		close(r.sb[0]);
+		close(r.sb[1]);
+		return;
+	}
+	TAP_OK(WAIT_FOR(atomic_load(&r.b_bound), 3000),
+	       "reused slot: a device made where a refused connect's was");
+	TAP_IS(atomic_load(&r.err_a), ECONNREFUSED,
+	       "reused slot: the refused one had iodev_error() ECONNREFUSED");
+	TAP_OK(atomic_load(&r.same_slot), "reused slot: the same memory");
+	TAP_IS(atomic_load(&r.b_error), 0, "reused slot: iodev_error() is 0");
+	TAP_OK(WAIT_FOR(atomic_load(&r.b_read), 3000),
+	       "reused slot: it reads its peer's byte");
+	epcore_free(r.core);
+	close(r.sb[1]);
+}
+
 static void tcp_connect_timeout(void)
 {
 	struct sockaddr_storage ss;
@@ -1918,6 +2111,8 @@ static void all(void)
 	tcp_refused(0);
 	tcp_refused(2);
 	tcp_connect_timeout();
+	reuse_queued();
+	reuse_error();
 	tcp_mlisten(0);
 	tcp_mlisten(1);
 	udp_roundtrip("127.0.0.1");
