@@ -196,19 +196,13 @@ static bool flush_outboxes(struct epump *ep, bool *pushed)
 	return waiting;
 }
 
-void ep__epump_emit(struct epump *ep, struct iodev *dev, uint64_t id,
-                    int event)
+/* An event for a worker: batched in the worker's outbox. */
+static void emit_to_worker(struct epump *ep, struct iodev *dev, uint64_t id,
+                           int event)
 {
 	struct ep__ev ev = { 0 };
 	int w;
 
-	atomic_store_explicit(&ep->nevents,
-	    atomic_load_explicit(&ep->nevents, memory_order_relaxed) + 1,
-	    memory_order_relaxed);
-	if (ep__nworkers(ep->core) == 0) {
-		(void)ep__dev_ready(dev, id, event, ep->index);
-		return;
-	}
 	ev.id = id;
 	ev.type = EV_DEV;
 	ev.event = event;
@@ -225,8 +219,23 @@ void ep__epump_emit(struct epump *ep, struct iodev *dev, uint64_t id,
 	send_to_worker(ep, w, &ev);
 }
 
+/* A device event: run here when the core has no workers, else handed to
+ * the device's worker.  Inline: classify() calls it for every result. */
+static inline void emit(struct epump *ep, struct iodev *dev, uint64_t id,
+                        int event)
+{
+	atomic_store_explicit(&ep->nevents,
+	    atomic_load_explicit(&ep->nevents, memory_order_relaxed) + 1,
+	    memory_order_relaxed);
+	if (ep__nworkers(ep->core) == 0)
+		(void)ep__dev_ready(dev, id, event, ep->index);
+	else
+		emit_to_worker(ep, dev, id, event);
+}
+
 /* Turns one poller result into events (rule 5: none is swallowed). */
-static void classify(struct epump *ep, const struct ep__pevent *pe)
+static EP__HOT void classify(struct epump *ep,
+                             const struct ep__pevent *pe)
 {
 	struct iodev *dev = ep__dev_lookup(ep->core, pe->id);
 	uint32_t pf, ev = pe->ev;
@@ -254,18 +263,18 @@ static void classify(struct epump *ep, const struct ep__pevent *pe)
 			atomic_fetch_and(&dev->pflags, ~(uint32_t)PF_READ);
 		if (!ep->ops->edge)
 			(void)ep__poller_apply(ep, dev, pe->id, MSG_DEV_MOD);
-		ep__epump_emit(ep, dev, pe->id,
+		emit(ep, dev, pe->id,
 		               err ? IOE_CONNFAIL : IOE_CONNECTED);
 		/* Sent while connecting: the socket is writable now. */
 		if (err == 0 && iodev_sendq_len(dev) > 0)
-			ep__epump_emit(ep, dev, pe->id, IOE_WRITE);
+			emit(ep, dev, pe->id, IOE_WRITE);
 		if (err == 0 && (ev & EP_PR) && (pf & PF_READ))
-			ep__epump_emit(ep, dev, pe->id, IOE_READ);
+			emit(ep, dev, pe->id, IOE_READ);
 		return;
 	}
 	if ((ev & (EP_PR | EP_PERR | EP_PHUP)) && (pf & PF_READ)) {
 		if ((pf & PF_LISTEN) || !(ev & (EP_PERR | EP_PHUP))) {
-			ep__epump_emit(ep, dev, pe->id,
+			emit(ep, dev, pe->id,
 			               (pf & PF_LISTEN) ? IOE_ACCEPT : IOE_READ);
 		} else {
 			/*
@@ -276,8 +285,8 @@ static void classify(struct epump *ep, const struct ep__pevent *pe)
 			 * level-triggered backend the condition is reported
 			 * once, as an edge would be: reads are masked after it.
 			 */
-			ep__epump_emit(ep, dev, pe->id, IOE_READ);
-			ep__epump_emit(ep, dev, pe->id, IOE_READ);
+			emit(ep, dev, pe->id, IOE_READ);
+			emit(ep, dev, pe->id, IOE_READ);
 			if (!ep->ops->edge && ep__dev_lookup(ep->core, pe->id)) {
 				atomic_fetch_or(&dev->ltmask, LT_EOF);
 				(void)ep__poller_apply(ep, dev, pe->id,
@@ -293,7 +302,7 @@ static void classify(struct epump *ep, const struct ep__pevent *pe)
 			if (!ep->ops->edge)
 				(void)ep__poller_apply(ep, dev, pe->id,
 				                       MSG_DEV_MOD);
-			ep__epump_emit(ep, dev, pe->id, IOE_WRITE);
+			emit(ep, dev, pe->id, IOE_WRITE);
 		}
 	}
 }
@@ -334,7 +343,7 @@ static void handle_msg(struct epump *ep, const struct ep__ev *ev)
 	case EV_DEV:
 		dev = ep__dev_lookup(ep->core, ev->id);
 		if (dev != NULL)
-			ep__epump_emit(ep, dev, ev->id, ev->event);
+			emit(ep, dev, ev->id, ev->event);
 		break;
 	case EV_DEVUSER:
 		dev = ep__dev_lookup(ep->core, ev->id);
@@ -345,7 +354,7 @@ static void handle_msg(struct epump *ep, const struct ep__ev *ev)
 		dev = ep__dev_lookup(ep->core, ev->id);
 		if (dev != NULL &&
 		    ep__poller_apply(ep, dev, ev->id, MSG_DEV_ADD) < 0)
-			ep__epump_emit(ep, dev, ev->id, IOE_INVALID_DEV);
+			emit(ep, dev, ev->id, IOE_INVALID_DEV);
 		break;
 	case MSG_DEV_MOD:
 		dev = ep__dev_lookup(ep->core, ev->id);
@@ -494,7 +503,7 @@ static void wait_for_workers(struct epump *ep, uint64_t *t_run)
 	loop_clock(ep, *t_run);
 }
 
-void ep__epump_loop(struct epump *ep)
+EP__HOT void ep__epump_loop(struct epump *ep)
 {
 	epcore_t *core = ep->core;
 	uint64_t t_run = 0, t_poll = 0;

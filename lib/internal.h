@@ -422,7 +422,6 @@ void ep__mlisten_free(epcore_t *core);
 int  ep__dev_run(struct iodev *dev, uint64_t id, const struct ep__ev *ev);
 /* ep__dev_run() for readiness (EV_DEV) from epump src, on that epump. */
 int  ep__dev_ready(struct iodev *dev, uint64_t id, int event, int src);
-struct iodev *ep__dev_lookup(epcore_t *core, uint64_t id);
 void ep__dev_finish(struct iodev *dev);
 void ep__dev_adopt(struct epump *ep, struct iodev *dev);
 int  ep__dev_poll_mask(const struct iodev *dev);
@@ -543,8 +542,6 @@ void ep__epump_destroy(struct epump *ep);
 void ep__epump_loop(struct epump *ep);
 int  ep__epump_send(struct epump *ep, const struct ep__ev *ev);
 void ep__epump_wake(struct epump *ep);
-void ep__epump_emit(struct epump *ep, struct iodev *dev, uint64_t id,
-                    int event);
 /*
  * Devices bound to ep: its own thread counts the devices it binds to
  * itself in own_ndevices with a plain load and store (no locked add on
@@ -691,6 +688,22 @@ enum ep__stats_cmd ep__stats_cmd_next(const char *in, size_t len,
 /* The i-th command's text, in the order "help" lists them; NULL past the
  * last. */
 const char *ep__stats_cmd_name(size_t i);
+
+/* The live device named by id (not closing), or NULL.  Inline: every
+ * poller result is looked up through it. */
+static inline struct iodev *ep__dev_lookup(epcore_t *core, uint64_t id)
+{
+	struct iodev *dev = ep__slab_at(&core->devs, EP__ID_SLOT(id));
+	uint64_t tag;
+
+	if (dev == NULL)
+		return NULL;
+	tag = atomic_load_explicit(&dev->tag, memory_order_acquire);
+	if (EP__TAG_GEN(tag) != EP__ID_GEN(id) ||
+	    (tag & (DEV_LIVE | DEV_CLOSING)) != DEV_LIVE)
+		return NULL;
+	return dev;
+}
 
 static inline bool ep__stats_on(const epcore_t *core)
 {

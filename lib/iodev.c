@@ -36,21 +36,6 @@ static inline uint64_t dev_idle(uint32_t gen)
 	return ((uint64_t)gen << 8) | DEV_LIVE;
 }
 
-/* The live device named by id (not closing), or NULL. */
-struct iodev *ep__dev_lookup(epcore_t *core, uint64_t id)
-{
-	struct iodev *dev = ep__slab_at(&core->devs, EP__ID_SLOT(id));
-	uint64_t tag;
-
-	if (dev == NULL)
-		return NULL;
-	tag = atomic_load_explicit(&dev->tag, memory_order_acquire);
-	if (EP__TAG_GEN(tag) != EP__ID_GEN(id) ||
-	    (tag & (DEV_LIVE | DEV_CLOSING)) != DEV_LIVE)
-		return NULL;
-	return dev;
-}
-
 /*
  * Starts dev's life as a device for fd: every field is set here (the
  * device slab does not zero a reused slot: these stores are that
@@ -156,8 +141,8 @@ static __attribute__((noinline, cold)) iodev_t *dev_fail(int e)
 	return NULL;
 }
 
-iodev_t *iodev_new(epcore_t *core, int fd, int fdtype, void *para,
-                   IOHandler *handler, void *cbpara)
+EP__HOT iodev_t *iodev_new(epcore_t *core, int fd, int fdtype, void *para,
+                           IOHandler *handler, void *cbpara)
 {
 	int kind = fdtype & ~IODEV_NONBLOCK;
 	struct ep__thread *self;
@@ -397,8 +382,8 @@ static __attribute__((noinline, cold)) int bind_fail(int e)
 /* iodev_bind_epump() from an epump to itself (a handler on it, as
  * accepting does): no lock, since registering with its own poller is its
  * own work. */
-static __attribute__((noinline)) int bind_self(struct epump *ep,
-                                               struct iodev *dev)
+static EP__HOT __attribute__((noinline))
+int bind_self(struct epump *ep, struct iodev *dev)
 {
 	uint64_t id = ep__dev_live_id(dev);
 	int e;
@@ -427,7 +412,7 @@ static __attribute__((noinline)) int bind_other(struct iodev *dev,
 	return e == 0 ? 0 : bind_fail(e);
 }
 
-int iodev_bind_epump(iodev_t *dev, int bindtype, int epump)
+EP__HOT int iodev_bind_epump(iodev_t *dev, int bindtype, int epump)
 {
 	struct ep__thread *self;
 	epcore_t *core;
@@ -791,12 +776,14 @@ done:
 	return 1;
 }
 
-int ep__dev_run(struct iodev *dev, uint64_t id, const struct ep__ev *ev)
+EP__HOT int ep__dev_run(struct iodev *dev, uint64_t id,
+                        const struct ep__ev *ev)
 {
 	return dev_run(dev, id, ev);
 }
 
-int ep__dev_ready(struct iodev *dev, uint64_t id, int event, int src)
+EP__HOT int ep__dev_ready(struct iodev *dev, uint64_t id, int event,
+                          int src)
 {
 	struct ep__ev ev;
 
@@ -856,7 +843,7 @@ int iodev_fdtype(const iodev_t *dev)
 	return dev->fdtype;
 }
 
-void *iodev_para(const iodev_t *dev)
+EP__HOT void *iodev_para(const iodev_t *dev)
 {
 	if (dev == NULL) {
 		errno = EINVAL;

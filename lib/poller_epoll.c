@@ -6,17 +6,26 @@
 
 #ifdef HAVE_SYS_EPOLL_H
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
 #include <unistd.h>
 
 #include "poller.h"
 
-#define EP_EPOLL_BATCH 512
+/* The epump's result array is handed to epoll_wait() as it is. */
+_Static_assert(EP_PR == EPOLLIN && EP_PW == EPOLLOUT &&
+               EP_PERR == EPOLLERR && EP_PHUP == (EPOLLHUP | EPOLLRDHUP),
+               "EP_P* are epoll's bits");
+_Static_assert(sizeof(struct ep__pevent) == sizeof(struct epoll_event) &&
+               offsetof(struct ep__pevent, ev) ==
+               offsetof(struct epoll_event, events) &&
+               offsetof(struct ep__pevent, id) ==
+               offsetof(struct epoll_event, data),
+               "struct ep__pevent is laid out as struct epoll_event");
 
 struct ep_epoll {
 	int epfd;
-	struct epoll_event ev[EP_EPOLL_BATCH];
 };
 
 static void *epoll_create_p(void)
@@ -57,7 +66,7 @@ static int epoll_ctl_p(struct ep_epoll *p, int op, int fd, uint64_t id,
 	return epoll_ctl(p->epfd, op, fd, &e);
 }
 
-static int epoll_add_p(void *vp, int fd, uint64_t id, unsigned rw)
+static EP__HOT int epoll_add_p(void *vp, int fd, uint64_t id, unsigned rw)
 {
 	return epoll_ctl_p(vp, EPOLL_CTL_ADD, fd, id, rw);
 }
@@ -75,30 +84,14 @@ static int epoll_del_p(void *vp, int fd)
 	return epoll_ctl(p->epfd, EPOLL_CTL_DEL, fd, &e);
 }
 
-static int epoll_wait_p(void *vp, struct ep__pevent *out, int max,
-                        int timeout_ms)
+/* The results need no translation (see the checks above). */
+static EP__HOT int epoll_wait_p(void *vp, struct ep__pevent *out, int max,
+                                int timeout_ms)
 {
 	struct ep_epoll *p = vp;
-	int i, n;
 
-	if (max > EP_EPOLL_BATCH)
-		max = EP_EPOLL_BATCH;
-	n = epoll_wait(p->epfd, p->ev, max, timeout_ms);
-	for (i = 0; i < n; i++) {
-		uint32_t k = p->ev[i].events, ev = 0;
-
-		if (k & EPOLLIN)
-			ev |= EP_PR;
-		if (k & EPOLLOUT)
-			ev |= EP_PW;
-		if (k & EPOLLERR)
-			ev |= EP_PERR;
-		if (k & (EPOLLHUP | EPOLLRDHUP))
-			ev |= EP_PHUP;
-		out[i].id = p->ev[i].data.u64;
-		out[i].ev = ev;
-	}
-	return n;
+	return epoll_wait(p->epfd, (struct epoll_event *)(void *)out, max,
+	                  timeout_ms);
 }
 
 const struct ep__poller_ops ep__poller_epoll = {

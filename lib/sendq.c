@@ -156,7 +156,7 @@ static void sq_clear(struct iodev *dev)
 	}
 }
 
-ssize_t iodev_send(iodev_t *dev, const void *buf, size_t len)
+EP__HOT ssize_t iodev_send(iodev_t *dev, const void *buf, size_t len)
 {
 	const char *p = buf;
 	struct ep__sendq *q;
@@ -306,7 +306,7 @@ void ep__sendq_free(struct iodev *dev)
 	sq_unlock(dev);
 }
 
-ssize_t iodev_recv(iodev_t *dev, void *buf, size_t len)
+EP__HOT ssize_t iodev_recv(iodev_t *dev, void *buf, size_t len)
 {
 	ssize_t n;
 
