@@ -4,11 +4,16 @@
 # libevent and libuv (tests/bench/peers/chain_*).  Builds nothing: "make
 # bench-chain" builds the programs and then runs this script.
 #
-#   run-chain.sh [-r ROUNDS] [-w WRITES] [-c "PAIRSxACTIVE ..."]
-#                [-s STRACE_WRITES] [-S]
+#   run-chain.sh [-r ROUNDS] [-q SETUP_ROUNDS] [-w WRITES]
+#                [-c "PAIRSxACTIVE ..."] [-s STRACE_WRITES] [-S]
 #
 #   -r ROUNDS  rounds per case; each round runs every implementation once,
 #              in turn, so machine noise falls on all alike (default 3)
+#   -q SETUP_ROUNDS
+#              further rounds per case that time the setup alone (runs of
+#              one hop), added to the ROUNDS runs' setup figures: a setup
+#              takes 1-15 ms, a run's processing seconds, so setup needs
+#              more samples for the same spread (default 20; 0: none)
 #   -w WRITES  hops (bytes passed on) per run (default 100000)
 #   -c CASES   pairs x active tokens (default "1000x1 1000x100 1000x1000
 #              9000x1 9000x100 9000x1000")
@@ -41,18 +46,24 @@ set -u
 
 bindir=${BENCH_BINDIR:-$(dirname "$0")}
 rounds=3
+srounds=20
 writes=100000
 cases="1000x1 1000x100 1000x1000 9000x1 9000x100 9000x1000"
 swrites=20000
 do_strace=yes
 
 usage() {
-	echo "usage: $0 [-r ROUNDS] [-w WRITES] [-c \"PAIRSxACTIVE ...\"] [-s STRACE_WRITES] [-S]"
+	echo "usage: $0 [-r ROUNDS] [-q SETUP_ROUNDS] [-w WRITES] [-c \"PAIRSxACTIVE ...\"] [-s STRACE_WRITES] [-S]"
 }
 
-while getopts r:w:c:s:Sh o; do
+while getopts r:q:w:c:s:Sh o; do
 	case $o in
 	r) posint "$OPTARG" -r 50; rounds=$OPTARG ;;
+	q) case $OPTARG in
+	   ''|*[!0-9]*) echo "$0: -q wants 0..200" >&2; exit 2 ;;
+	   esac
+	   [ "$OPTARG" -le 200 ] || { echo "$0: -q wants 0..200" >&2; exit 2; }
+	   srounds=$OPTARG ;;
 	w) posint "$OPTARG" -w 100000000; writes=$OPTARG ;;
 	c) cases=$OPTARG ;;
 	s) posint "$OPTARG" -s 100000000; swrites=$OPTARG ;;
@@ -107,22 +118,30 @@ trap 'rm -rf "$tmp"' EXIT
 trap 'exit 130' INT TERM
 
 # Timed runs: "case impl setup_cpu_ns/fd setup_wall_ns/fd proc_cpu_ns/hop
-# proc_wall_ns/hop reads/hop round" per run in $tmp/runs.
+# proc_wall_ns/hop reads/hop round kind" per run in $tmp/runs; kind P for
+# the ROUNDS runs, S for the setup-only ones (their proc is one hop).
 for c in $cases; do
 	n=${c%%x*}
 	a=${c#*x}
 	r=1
-	while [ $r -le "$rounds" ]; do
+	while [ $r -le $((rounds + srounds)) ]; do
+		if [ $r -le "$rounds" ]; then
+			w=$writes kind=P
+		else
+			w=1 kind=S
+		fi
 		for ip in $impls; do
 			out=$(timeout 150 $pin "$bindir/${ip#*:}" -n "$n" -a "$a" \
-			      -w "$writes" 2>"$tmp/err") || {
+			      -w "$w" 2>"$tmp/err") || {
 				echo "$0: ${ip%%:*} $c failed:" \
 				     "$(tail -1 "$tmp/err")" >&2
 				continue
 			}
-			echo "$out" | awk -v c="$c" -v r="$r" '$1 == "RESULT" {
-				printf "%s %s %.1f %.1f %.1f %.1f %.4f %d\n", c, $2,
-				    $9 / $4, $8 / $4, $11 / $6, $10 / $6, $7 / $6, r
+			echo "$out" | awk -v c="$c" -v r="$r" -v k="$kind" '
+			$1 == "RESULT" {
+				printf "%s %s %.1f %.1f %.1f %.1f %.4f %d %s\n", c,
+				    $2, $9 / $4, $8 / $4, $11 / $6, $10 / $6,
+				    $7 / $6, r, k
 			}' >> "$tmp/runs"
 		done
 		r=$((r + 1))
@@ -180,9 +199,12 @@ awk -v impls="$impls" -v cases="$cases" -v tsv="${BENCH_TSV:-}" \
     "$awk_median_keyed$awk_row"'
 FILENAME ~ /runs$/ {
 	add($1 SUBSEP $2 SUBSEP "scpu", $3); add($1 SUBSEP $2 SUBSEP "swall", $4)
+	rset[$1, $2, $8] = $3
+	if ($8 > nr[$1]) nr[$1] = $8
+	if ($9 == "S") next
 	add($1 SUBSEP $2 SUBSEP "pcpu", $5); add($1 SUBSEP $2 SUBSEP "pwall", $6)
 	add($1 SUBSEP $2 SUBSEP "reads", $7)
-	rset[$1, $2, $8] = $3; rproc[$1, $2, $8] = $5; nr[$1] = $8
+	rproc[$1, $2, $8] = $5
 	next
 }
 {
@@ -277,7 +299,8 @@ END {
 }' "$tmp/runs" "$tmp/sys"
 
 echo
-echo "setup: cpu ns per fd to make and register the watchers (median of $rounds);" \
+echo "setup: cpu ns per fd to make and register the watchers (median of" \
+     "$((rounds + srounds)): $rounds runs and $srounds setup-only runs);" \
      "ratio = / libev's, the median of the ratios within each round"
 echo "proc: cpu ns per hop ($writes hops per run, median of $rounds);" \
      "ratio = / raw epoll's (n/c: reads per hop differ by over 10%," \
