@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "poller.h"
+#include "sys.h"
 
 /* The epump's result array is handed to epoll_wait() as it is. */
 _Static_assert(EP_PR == EPOLLIN && EP_PW == EPOLLOUT &&
@@ -90,8 +91,8 @@ static EP__HOT int epoll_wait_p(void *vp, struct ep__pevent *out, int max,
 {
 	struct ep_epoll *p = vp;
 
-	return epoll_wait(p->epfd, (struct epoll_event *)(void *)out, max,
-	                  timeout_ms);
+	return ep__sys_epoll_wait(p->epfd, (struct epoll_event *)(void *)out,
+	                          max, timeout_ms);
 }
 
 const struct ep__poller_ops ep__poller_epoll = {

@@ -10,6 +10,7 @@
  * nothing is queued.
  */
 #include "internal.h"
+#include "sys.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -54,12 +55,12 @@ static ssize_t raw_send(struct iodev *dev, const void *buf, size_t len)
 {
 	if (atomic_load_explicit(&dev->pflags, memory_order_relaxed) &
 	    PF_SOCKET) {
-		ssize_t n = send(dev->fd, buf, len, MSG_NOSIGNAL);
+		ssize_t n = ep__sys_send(dev->fd, buf, len, MSG_NOSIGNAL);
 
 		if (n >= 0 || !not_a_socket(dev))
 			return n;
 	}
-	return write(dev->fd, buf, len);
+	return ep__sys_write(dev->fd, buf, len);
 }
 
 static ssize_t raw_sendv(struct iodev *dev, struct iovec *iov, int n)
@@ -71,11 +72,11 @@ static ssize_t raw_sendv(struct iodev *dev, struct iovec *iov, int n)
 
 		m.msg_iov = iov;
 		m.msg_iovlen = (size_t)n;
-		r = sendmsg(dev->fd, &m, MSG_NOSIGNAL);
+		r = ep__sys_sendmsg(dev->fd, &m, MSG_NOSIGNAL);
 		if (r >= 0 || !not_a_socket(dev))
 			return r;
 	}
-	return writev(dev->fd, iov, n);
+	return ep__sys_writev(dev->fd, iov, n);
 }
 
 /* The queue, made on first use; caller holds sqlock. */
@@ -175,7 +176,7 @@ EP__HOT ssize_t iodev_send(iodev_t *dev, const void *buf, size_t len)
 	    PF_DGRAM) {
 		/* One datagram, whole or not at all: never queued, where
 		 * queued datagrams would merge or split. */
-		ssize_t r = send(dev->fd, buf, len, MSG_NOSIGNAL);
+		ssize_t r = ep__sys_send(dev->fd, buf, len, MSG_NOSIGNAL);
 
 		if (r > 0) /* racy between senders: figures, not accounts */
 			ep__add64(&dev->bytes_out, (uint64_t)r);
@@ -316,7 +317,7 @@ EP__HOT ssize_t iodev_recv(iodev_t *dev, void *buf, size_t len)
 	}
 	if (ep__dev_gone(dev))
 		return -1;
-	n = read(dev->fd, buf, len);
+	n = ep__sys_read(dev->fd, buf, len);
 	if (n > 0)
 		ep__add64(&dev->bytes_in, (uint64_t)n); /* the device's thread */
 	return n;
