@@ -204,14 +204,13 @@ static int dev_register(struct epump *ep, struct iodev *dev, uint64_t id)
  * Moves dev's life id from bound state `from` to `to` (an ep__where()
  * value) if it is still live and not closing: how a device is bound (and
  * a failed bind undone), from any thread, with or without core->lock.
- * 0, or ENOENT (the life ended or is closing) or EALREADY (not in
- * `from`).
+ * cur: the tag as the caller last read it (a stale value costs one more
+ * turn).  0, or ENOENT (the life ended or is closing) or EALREADY (not
+ * in `from`).
  */
-static int dev_move(struct iodev *dev, uint64_t id, unsigned from,
-                    uint64_t to)
+static inline int dev_move_from(struct iodev *dev, uint64_t id,
+                                unsigned from, uint64_t to, uint64_t cur)
 {
-	uint64_t cur = atomic_load(&dev->tag);
-
 	for (;;) {
 		if (EP__TAG_GEN(cur) != EP__ID_GEN(id) ||
 		    (cur & (DEV_LIVE | DEV_CLOSING)) != DEV_LIVE)
@@ -222,6 +221,13 @@ static int dev_move(struct iodev *dev, uint64_t id, unsigned from,
 		        (cur & ~EP__TAG_WHERE) | to))
 			return 0;
 	}
+}
+
+/* dev_move_from() starting from the tag as it is now. */
+static int dev_move(struct iodev *dev, uint64_t id, unsigned from,
+                    uint64_t to)
+{
+	return dev_move_from(dev, id, from, to, atomic_load(&dev->tag));
 }
 
 /* Called by core_adopt() (core->lock held) for a parked or BIND_ALL dev,
@@ -303,9 +309,11 @@ static int bind_all(epcore_t *core, struct iodev *dev, uint64_t id)
  * epoll_ctl().
  */
 static inline __attribute__((always_inline))
-int bind_one(struct epump *ep, struct iodev *dev, uint64_t id, bool own)
+int bind_one(struct epump *ep, struct iodev *dev, uint64_t id, bool own,
+             uint64_t tag)
 {
-	int e = dev_move(dev, id, DEVB_NONE, ep__where(DEVB_ONE, ep->index));
+	int e = dev_move_from(dev, id, DEVB_NONE,
+	                      ep__where(DEVB_ONE, ep->index), tag);
 
 	if (e != 0)
 		return e;
@@ -369,7 +377,8 @@ int ep__dev_bind_locked(struct iodev *dev, uint64_t id, int bindtype,
 			ep__idvec_del(&core->parked_devs, id);
 		return e;
 	}
-	return bind_one(core->epumps[idx], dev, id, false);
+	return bind_one(core->epumps[idx], dev, id, false,
+	                atomic_load(&dev->tag));
 }
 
 /* -1 with errno e (for a tail call). */
@@ -385,14 +394,16 @@ static __attribute__((noinline, cold)) int bind_fail(int e)
 static EP__HOT __attribute__((noinline))
 int bind_self(struct epump *ep, struct iodev *dev)
 {
-	uint64_t id = ep__dev_live_id(dev);
+	uint64_t tag = atomic_load_explicit(&dev->tag, memory_order_acquire);
+	uint64_t id = EP__MKID(EP__TAG_GEN(tag), dev->slot);
 	int e;
 
-	if (id == 0)
+	if ((tag & (DEV_LIVE | DEV_CLOSING)) != DEV_LIVE)
 		return bind_fail(ENOENT);
 	if (ep__stopping(ep->core))
 		return bind_fail(ECANCELED);
-	e = bind_one(ep, dev, id, true);
+	/* The tag just read: the move's first compare needs no new load. */
+	e = bind_one(ep, dev, id, true, tag);
 	return e == 0 ? 0 : bind_fail(e);
 }
 
