@@ -263,8 +263,7 @@ static EP__HOT void classify(struct epump *ep,
 			atomic_fetch_and(&dev->pflags, ~(uint32_t)PF_READ);
 		if (!ep->ops->edge)
 			(void)ep__poller_apply(ep, dev, pe->id, MSG_DEV_MOD);
-		emit(ep, dev, pe->id,
-		               err ? IOE_CONNFAIL : IOE_CONNECTED);
+		emit(ep, dev, pe->id, err ? IOE_CONNFAIL : IOE_CONNECTED);
 		/* Sent while connecting: the socket is writable now. */
 		if (err == 0 && iodev_sendq_len(dev) > 0)
 			emit(ep, dev, pe->id, IOE_WRITE);
@@ -275,7 +274,7 @@ static EP__HOT void classify(struct epump *ep,
 	if ((ev & (EP_PR | EP_PERR | EP_PHUP)) && (pf & PF_READ)) {
 		if ((pf & PF_LISTEN) || !(ev & (EP_PERR | EP_PHUP))) {
 			emit(ep, dev, pe->id,
-			               (pf & PF_LISTEN) ? IOE_ACCEPT : IOE_READ);
+			     (pf & PF_LISTEN) ? IOE_ACCEPT : IOE_READ);
 		} else {
 			/*
 			 * End of file or an error: a handler that stopped at a

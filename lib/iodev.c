@@ -76,6 +76,15 @@ iodev_t *dev_init(struct iodev *dev, epcore_t *core, int fd, int fdtype,
 	return dev;
 }
 
+/* A new device's PF_* flags: read interest, extra, and PF_LISTEN for a
+ * listening socket. */
+static inline uint32_t dev_pflags(int fdtype, uint32_t extra)
+{
+	if (fdtype & (FDT_LISTEN | FDT_USOCK_LISTEN))
+		extra |= PF_LISTEN;
+	return PF_READ | extra;
+}
+
 /*
  * A device for fd, which the caller made non-blocking.  extra: PF_* bits
  * (PF_SOCKET, PF_CONNECTING | PF_WRITE, PF_NOCLOSE, PF_REGFILE).
@@ -85,18 +94,16 @@ iodev_t *ep__dev_make(epcore_t *core, int fd, int fdtype, uint32_t extra,
 {
 	struct ep__thread *self = ep__self_in(core);
 	struct iodev *dev;
-	uint32_t pf = PF_READ | extra, born_s = 0;
+	uint32_t born_s = 0;
 
 	dev = ep__slab_alloc(&core->devs, self ? &self->devcache : NULL);
 	if (dev == NULL)
 		return NULL;
-	if (fdtype & (FDT_LISTEN | FDT_USOCK_LISTEN))
-		pf |= PF_LISTEN;
 	if (ep__stats_on(core))
 		born_s = (uint32_t)((ep__now_ns() - core->born_ns) /
 		                    1000000000u);
-	return dev_init(dev, core, fd, fdtype, pf, para, handler, cbpara,
-	                born_s);
+	return dev_init(dev, core, fd, fdtype, dev_pflags(fdtype, extra), para,
+	                handler, cbpara, born_s);
 }
 
 #define DEV_STREAM_SOCKS (FDT_LISTEN | FDT_CONNECTED | FDT_ACCEPTED | \
@@ -165,13 +172,11 @@ EP__HOT iodev_t *iodev_new(epcore_t *core, int fd, int fdtype, void *para,
 	if (!(fdtype & IODEV_NONBLOCK) || extra == 0 || self == NULL ||
 	    self->devcache.n == 0 || ep__stats_on(core))
 		return dev_new_slow(core, fd, fdtype, para, handler, cbpara);
-	if (kind & (FDT_LISTEN | FDT_USOCK_LISTEN))
-		extra |= PF_LISTEN;
 	/* The device slab does not zero (dev_init() sets every field). */
 	return dev_init(ep__slab_renew(ep__slab_held(&core->devs,
 	                    self->devcache.slot[--self->devcache.n])),
-	                core, fd, kind, PF_READ | extra, para, handler, cbpara,
-	                0);
+	                core, fd, kind, dev_pflags(kind, extra), para, handler,
+	                cbpara, 0);
 }
 
 /* May this thread touch dev's registration on ep directly? */
