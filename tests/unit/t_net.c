@@ -826,9 +826,9 @@ struct reuse {
 	epcore_t *core;
 	int sa[2], sb[2];
 	iodev_t *a, *b;
-	atomic_int a_eof, a_queued, b_read, b_stale_read, err_a;
+	atomic_int a_eof, a_queued, a_left, b_read, b_stale_read, err_a;
 	atomic_int step_ok, same_slot, b_sendq, b_rwflags, b_error, b_epump;
-	atomic_int b_made, b_bound;
+	atomic_int b_bound;
 };
 
 static int reuse_a(void *cbpara, void *obj, int event, int fdtype)
@@ -864,7 +864,6 @@ static void reuse_make_b(struct reuse *r, iodev_t *old)
 	                 FDT_USOCK_CONNECTED | IODEV_NONBLOCK, r, reuse_b, r);
 	if (r->b == NULL)
 		return;
-	atomic_store(&r->b_made, 1);
 	atomic_store(&r->same_slot, r->b == old);
 	atomic_store(&r->b_sendq, (int)iodev_sendq_len(r->b));
 	atomic_store(&r->b_rwflags, iodev_rwflags(r->b));
@@ -902,8 +901,8 @@ static int reuse_stage2(void *cbpara, void *para, int event, int fdtype)
 	struct reuse *r = cbpara;
 	iodev_t *old = r->a;
 
-	if (iodev_sendq_len(old) == 0)
-		atomic_store(&r->a_queued, 0); /* nothing left to inherit */
+	/* What b must not inherit is there when a closes. */
+	atomic_store(&r->a_left, iodev_sendq_len(old) > 0);
 	iodev_close(old);
 	reuse_make_b(r, old);
 	return 0;
@@ -934,6 +933,9 @@ static void reuse_queued(void)
 	       atomic_load(&r.same_slot),
 	       "reused slot: the next device made on that thread has the "
 	       "same memory");
+	TAP_OK(atomic_load(&r.a_left),
+	       "reused slot: the first device still had bytes queued when "
+	       "it closed");
 	TAP_IS(atomic_load(&r.b_sendq), 0, "reused slot: nothing queued");
 	TAP_IS(atomic_load(&r.b_rwflags), RWF_READ,
 	       "reused slot: interest is RWF_READ alone");
