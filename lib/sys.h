@@ -14,9 +14,11 @@
  * it makes these calls through syscall(2), which has no such wrapper.
  *
  * In a one-thread process glibc's wrappers skip the bookkeeping and are
- * the shorter path: __libc_single_threaded (glibc 2.32, which never sets
- * it back once a thread was made) picks.  Sanitizer builds keep the
- * wrappers: ASan checks buffers and TSan orders threads through them.
+ * the shorter path: __libc_single_threaded (glibc 2.32) picks.  Both
+ * paths make the same system call, so a value that is stale for a moment
+ * while a thread starts costs a few instructions, nothing more.
+ * Sanitizer builds keep the wrappers: ASan checks buffers and TSan orders
+ * threads through them.
  */
 #ifndef EP_SYS_H
 #define EP_SYS_H
