@@ -67,6 +67,8 @@ struct ep__slab {
 	uint32_t sumhint;         /* no summary bit below this word */
 	uint32_t nfree;
 	uint32_t next;            /* first slot never handed out */
+	uint32_t ready;           /* slots below it have their pages */
+	bool noprefault;          /* MADV_POPULATE_WRITE is not known */
 };
 
 /* A thread's private stock of free slots of one slab. */
