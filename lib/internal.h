@@ -117,6 +117,15 @@ static inline void *ep__slab_renew(struct ep__obj *o)
 	                      memory_order_relaxed);
 	return o;
 }
+/* The tag of a held slot's new life from its tag now, for a caller that
+ * stores it (with its state bits, release) as the last step of setting
+ * the object up.  A free slot's tag is its generation alone
+ * (ep__slab_free), or 0 in its first life: until that store the slot
+ * reads as no live object. */
+static inline uint64_t ep__slab_newtag(uint64_t tag)
+{
+	return tag != 0 ? tag : (uint64_t)1 << 8;
+}
 /*
  * An object whose tag holds its generation and no state bits (its other
  * fields are its last life's: the caller sets them); the caller sets the

@@ -46,13 +46,12 @@ _Static_assert(sizeof(struct iodev) == 112,
                "struct iodev changed: set the new field in dev_init()");
 
 static inline __attribute__((always_inline))
-iodev_t *dev_init(struct iodev *dev, epcore_t *core, int fd, int fdtype,
-                  uint32_t pf, void *para, IOHandler *handler, void *cbpara,
-                  uint32_t born_s)
+iodev_t *dev_init(struct iodev *dev, uint64_t tag, epcore_t *core, int fd,
+                  int fdtype, uint32_t pf, void *para, IOHandler *handler,
+                  void *cbpara, uint32_t born_s)
 {
-	uint64_t tag = atomic_load_explicit(&dev->tag, memory_order_relaxed);
-
-	/* Relaxed: the tag's release store below publishes the device. */
+	/* tag: the new life's, no state bit yet.  Relaxed: the tag's release
+	 * store below publishes the device. */
 	atomic_store_explicit(&dev->fd, fd, memory_order_relaxed);
 	atomic_store_explicit(&dev->pflags, pf, memory_order_relaxed);
 	atomic_store_explicit(&dev->fdtype, fdtype, memory_order_relaxed);
@@ -76,14 +75,42 @@ iodev_t *dev_init(struct iodev *dev, epcore_t *core, int fd, int fdtype,
 	return dev;
 }
 
+#define DEV_STREAM_SOCKS (FDT_LISTEN | FDT_CONNECTED | FDT_ACCEPTED | \
+                          FDT_USOCK_LISTEN | FDT_USOCK_CONNECTED | \
+                          FDT_USOCK_ACCEPTED)
+#define DEV_DGRAM_SOCKS  (FDT_UDPSRV | FDT_UDPCLI)
+#define DEV_SOCKS        (DEV_STREAM_SOCKS | DEV_DGRAM_SOCKS)
+
+/* The rules, as constant expressions for sock_pflags[] below: the PF_*
+ * bits of the kind of socket fdtype says (0 if it does not say), and
+ * PF_LISTEN for a listening socket. */
+#define DEV_KIND_PF(fdtype)                                     \
+	(((fdtype) & DEV_STREAM_SOCKS) ? PF_SOCKET :            \
+	 ((fdtype) & DEV_DGRAM_SOCKS) ? PF_SOCKET | PF_DGRAM : 0u)
+#define DEV_LISTEN_PF(fdtype) \
+	(((fdtype) & (FDT_LISTEN | FDT_USOCK_LISTEN)) ? PF_LISTEN : 0u)
+
 /* A new device's PF_* flags: read interest, extra, and PF_LISTEN for a
  * listening socket. */
 static inline uint32_t dev_pflags(int fdtype, uint32_t extra)
 {
-	if (fdtype & (FDT_LISTEN | FDT_USOCK_LISTEN))
-		extra |= PF_LISTEN;
-	return PF_READ | extra;
+	return PF_READ | extra | DEV_LISTEN_PF(fdtype);
 }
+
+/* The kind of socket fdtype says, as PF_* bits; 0 if it does not say. */
+static inline uint32_t dev_kind(int fdtype)
+{
+	return DEV_KIND_PF(fdtype);
+}
+
+/* dev_pflags(k, dev_kind(k)) for each socket kind k = 1 << i, looked up by
+ * iodev_new()'s common case with one bit-scan. */
+#define SOCK_PF(k) (PF_READ | DEV_KIND_PF(k) | DEV_LISTEN_PF(k))
+_Static_assert(DEV_SOCKS == 0xff, "sock_pflags[] is indexed by bit 0-7");
+static const uint32_t sock_pflags[8] = {
+	SOCK_PF(0x01), SOCK_PF(0x02), SOCK_PF(0x04), SOCK_PF(0x08),
+	SOCK_PF(0x10), SOCK_PF(0x20), SOCK_PF(0x40), SOCK_PF(0x80),
+};
 
 /*
  * A device for fd, which the caller made non-blocking.  extra: PF_* bits
@@ -102,42 +129,10 @@ iodev_t *ep__dev_make(epcore_t *core, int fd, int fdtype, uint32_t extra,
 	if (ep__stats_on(core))
 		born_s = (uint32_t)((ep__now_ns() - core->born_ns) /
 		                    1000000000u);
-	return dev_init(dev, core, fd, fdtype, dev_pflags(fdtype, extra), para,
+	return dev_init(dev, atomic_load_explicit(&dev->tag,
+	                                          memory_order_relaxed),
+	                core, fd, fdtype, dev_pflags(fdtype, extra), para,
 	                handler, cbpara, born_s);
-}
-
-#define DEV_STREAM_SOCKS (FDT_LISTEN | FDT_CONNECTED | FDT_ACCEPTED | \
-                          FDT_USOCK_LISTEN | FDT_USOCK_CONNECTED | \
-                          FDT_USOCK_ACCEPTED)
-#define DEV_DGRAM_SOCKS  (FDT_UDPSRV | FDT_UDPCLI)
-
-/* The kind of socket fdtype says, as PF_* bits; 0 if it does not say. */
-static inline uint32_t dev_kind(int fdtype)
-{
-	if (fdtype & DEV_STREAM_SOCKS)
-		return PF_SOCKET;
-	if (fdtype & DEV_DGRAM_SOCKS)
-		return PF_SOCKET | PF_DGRAM;
-	return 0;
-}
-
-/* iodev_new() when it takes a system call (to make fd non-blocking, or to
- * learn its kind), or the thread has no slot in stock, or stats are on:
- * out of line, so that the common case is a leaf. */
-static __attribute__((noinline))
-iodev_t *dev_new_slow(epcore_t *core, int fd, int fdtype, void *para,
-                      IOHandler *handler, void *cbpara)
-{
-	int on = 1, type, kind = fdtype & ~IODEV_NONBLOCK;
-	socklen_t len = sizeof(type);
-	uint32_t extra = dev_kind(kind);
-
-	if (!(fdtype & IODEV_NONBLOCK) && ioctl(fd, FIONBIO, &on) < 0)
-		return NULL; /* EBADF */
-	if (extra == 0 &&
-	    getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0)
-		extra = PF_SOCKET | (type == SOCK_DGRAM ? PF_DGRAM : 0);
-	return ep__dev_make(core, fd, kind, extra, para, handler, cbpara);
 }
 
 /* NULL with errno e: a tail call, so that the paths that fail keep
@@ -148,12 +143,16 @@ static __attribute__((noinline, cold)) iodev_t *dev_fail(int e)
 	return NULL;
 }
 
-EP__HOT iodev_t *iodev_new(epcore_t *core, int fd, int fdtype, void *para,
-                           IOHandler *handler, void *cbpara)
+/* iodev_new() when it takes a system call (to make fd non-blocking, or to
+ * learn its kind), or the thread has no slot in stock, or stats are on, or
+ * an argument is wrong: out of line, so that the common case is a leaf. */
+static __attribute__((noinline))
+iodev_t *dev_new_slow(epcore_t *core, int fd, int fdtype, void *para,
+                      IOHandler *handler, void *cbpara)
 {
-	int kind = fdtype & ~IODEV_NONBLOCK;
-	struct ep__thread *self;
-	uint32_t extra;
+	int on = 1, type, kind = fdtype & ~IODEV_NONBLOCK;
+	socklen_t len = sizeof(type);
+	uint32_t extra = dev_kind(kind);
 
 	if (core == NULL || handler == NULL || fd < 0 ||
 	    (kind & ~DEV_FDTYPES) != 0 || kind == 0 ||
@@ -161,22 +160,44 @@ EP__HOT iodev_t *iodev_new(epcore_t *core, int fd, int fdtype, void *para,
 		return dev_fail(EINVAL);
 	if (ep__stopping(core))
 		return dev_fail(ECANCELED);
+	if (!(fdtype & IODEV_NONBLOCK) && ioctl(fd, FIONBIO, &on) < 0)
+		return NULL; /* EBADF */
+	if (extra == 0 &&
+	    getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0)
+		extra = PF_SOCKET | (type == SOCK_DGRAM ? PF_DGRAM : 0);
+	return ep__dev_make(core, fd, kind, extra, para, handler, cbpara);
+}
+
+EP__HOT iodev_t *iodev_new(epcore_t *core, int fd, int fdtype, void *para,
+                           IOHandler *handler, void *cbpara)
+{
+	int kind = fdtype & ~IODEV_NONBLOCK;
+	struct ep__thread *self = ep__self;
+	struct iodev *dev;
+
 	/*
 	 * One system call each for non-blocking and for the kind, where
 	 * fdtype does not say it.  Without them (IODEV_NONBLOCK on a socket
-	 * of a stated kind: accepting, the chain benchmark's setup), a
-	 * device is a slot from this thread's stock and its fields.
+	 * of a stated kind, on one of the core's threads: accepting, the
+	 * chain benchmark's setup), a device is a slot from this thread's
+	 * stock and its fields.  Everything else, wrong arguments included,
+	 * is dev_new_slow()'s: self->core is never NULL, and one kind bit
+	 * of DEV_SOCKS is a valid fdtype.
 	 */
-	extra = dev_kind(kind);
-	self = ep__self_in(core);
-	if (!(fdtype & IODEV_NONBLOCK) || extra == 0 || self == NULL ||
+	if (self == NULL || self->core != core || handler == NULL || fd < 0 ||
+	    !(fdtype & IODEV_NONBLOCK) || kind == 0 ||
+	    (kind & ~DEV_SOCKS) != 0 || (kind & (kind - 1)) != 0 ||
 	    self->devcache.n == 0 || ep__stats_on(core))
 		return dev_new_slow(core, fd, fdtype, para, handler, cbpara);
+	if (ep__stopping(core))
+		return dev_fail(ECANCELED);
 	/* The device slab does not zero (dev_init() sets every field). */
-	return dev_init(ep__slab_renew(ep__slab_held(&core->devs,
-	                    self->devcache.slot[--self->devcache.n])),
-	                core, fd, kind, dev_pflags(kind, extra), para, handler,
-	                cbpara, 0);
+	dev = ep__slab_held(&core->devs,
+	                    self->devcache.slot[--self->devcache.n]);
+	return dev_init(dev, ep__slab_newtag(atomic_load_explicit(&dev->tag,
+	                    memory_order_relaxed)), core, fd, kind,
+	                sock_pflags[__builtin_ctz((unsigned)kind)], para,
+	                handler, cbpara, 0);
 }
 
 /* May this thread touch dev's registration on ep directly? */

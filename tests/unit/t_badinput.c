@@ -409,6 +409,53 @@ out:
 
 /* ---- devices ---- */
 
+/*
+ * iodev_new() with IODEV_NONBLOCK on an epump thread of the core, with a
+ * slot in the thread's stock, is the common case (accepting) and has a
+ * path of its own: the same wrong arguments are refused there too, and a
+ * right call on it works.  The first device fills the stock.
+ */
+static int new_sock_dev(epcore_t *core, int fd, const char *what)
+{
+	iodev_t *dev = iodev_new(core, fd, FDT_USOCK_CONNECTED |
+	                         IODEV_NONBLOCK, NULL, nop_h, NULL);
+	int ok = dev != NULL && iodev_fd(dev) == fd &&
+	         iodev_fdtype(dev) == FDT_USOCK_CONNECTED;
+
+	tap_ok(ok, "%s on the epump thread: a device for the fd, fdtype "
+	       "without IODEV_NONBLOCK (got %p, fdtype %d)", what,
+	       (void *)dev, dev != NULL ? iodev_fdtype(dev) : -1);
+	if (dev != NULL)
+		iodev_close(dev);
+	return ok;
+}
+
+static void in_handler_devices(epcore_t *core, void *arg)
+{
+	static const int bad_types[] = { 0, FDT_LISTEN | FDT_ACCEPTED,
+	                                 FDT_UDPSRV | FDT_USOCK_ACCEPTED,
+	                                 0x400, FDT_TIMER, INT_MIN };
+	const int nb = IODEV_NONBLOCK;
+	int fd = sock_fd(NULL), i;
+
+	(void)arg;
+	new_sock_dev(core, sock_fd(NULL), "a first iodev_new");
+	FAILNULL(iodev_new(NULL, fd, FDT_USOCK_CONNECTED | nb, NULL, nop_h,
+	                   NULL), EINVAL);
+	FAILNULL(iodev_new(core, fd, FDT_USOCK_CONNECTED | nb, NULL, NULL,
+	                   NULL), EINVAL);
+	FAILNULL(iodev_new(core, -1, FDT_USOCK_CONNECTED | nb, NULL, nop_h,
+	                   NULL), EINVAL);
+	FAILNULL(iodev_new(core, INT_MIN, FDT_ACCEPTED | nb, NULL, nop_h,
+	                   NULL), EINVAL);
+	for (i = 0; i < (int)(sizeof(bad_types) / sizeof(bad_types[0])); i++)
+		FAILNULL(iodev_new(core, fd, bad_types[i] | nb, NULL, nop_h,
+		                   NULL), EINVAL);
+	TAP_OK(fd_open(fd), "the refused iodev_new calls on an epump thread "
+	       "left the fd open");
+	new_sock_dev(core, fd, "then a right one");
+}
+
 static void t_devices(void)
 {
 	static const int bad_types[] = { 0, -1, FDT_TIMER, FDT_USERCMD,
@@ -439,6 +486,8 @@ static void t_devices(void)
 		FAILNULL(iodev_new(core, fd, bad_types[i], NULL, nop_h, NULL),
 		         EINVAL);
 	TAP_OK(fd_open(fd), "the refused iodev_new calls left the fd open");
+	TAP_OK(run_in_handler(core, in_handler_devices, NULL),
+	       "iodev_new's checks ran in a handler on epump 0");
 
 	/* Accessors and the rest with NULL. */
 	FAIL0(iodev_id(NULL), EINVAL);
