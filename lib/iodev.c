@@ -249,6 +249,18 @@ static inline int dev_move_from(struct iodev *dev, uint64_t id,
 	}
 }
 
+/* dev_move_from() for a tag cur the caller has just seen live, not
+ * closing, of id's generation and bound as from: its first compare-and-
+ * swap needs no test. */
+static inline int dev_move_seen(struct iodev *dev, uint64_t id,
+                                unsigned from, uint64_t to, uint64_t cur)
+{
+	if (atomic_compare_exchange_weak(&dev->tag, &cur,
+	        (cur & ~EP__TAG_WHERE) | to))
+		return 0;
+	return dev_move_from(dev, id, from, to, cur);
+}
+
 /* dev_move_from() starting from the tag as it is now. */
 static int dev_move(struct iodev *dev, uint64_t id, unsigned from,
                     uint64_t to)
@@ -332,14 +344,16 @@ static int bind_all(epcore_t *core, struct iodev *dev, uint64_t id)
  * thread binding for itself: then nothing here is shared with another
  * thread but the tag (dev_move() settles a race with another binder or a
  * close) and ep's device count, and the registration is a direct
- * epoll_ctl().
+ * epoll_ctl().  tag: dev's tag as the caller read it; own: the caller has
+ * seen it live, of id's generation and unbound.
  */
 static inline __attribute__((always_inline))
 int bind_one(struct epump *ep, struct iodev *dev, uint64_t id, bool own,
              uint64_t tag)
 {
-	int e = dev_move_from(dev, id, DEVB_NONE,
-	                      ep__where(DEVB_ONE, ep->index), tag);
+	uint64_t to = ep__where(DEVB_ONE, ep->index);
+	int e = own ? dev_move_seen(dev, id, DEVB_NONE, to, tag)
+	            : dev_move_from(dev, id, DEVB_NONE, to, tag);
 
 	if (e != 0)
 		return e;
@@ -426,9 +440,12 @@ int bind_self(struct epump *ep, struct iodev *dev)
 
 	if ((tag & (DEV_LIVE | DEV_CLOSING)) != DEV_LIVE)
 		return bind_fail(ENOENT);
+	if (ep__tag_bound(tag) != DEVB_NONE)
+		return bind_fail(EALREADY);
 	if (ep__stopping(ep->core))
 		return bind_fail(ECANCELED);
-	/* The tag just read: the move's first compare needs no new load. */
+	/* The tag just read and tested: the move's first compare-and-swap
+	 * needs no new load and no test. */
 	e = bind_one(ep, dev, id, true, tag);
 	return e == 0 ? 0 : bind_fail(e);
 }
@@ -451,22 +468,24 @@ static __attribute__((noinline)) int bind_other(struct iodev *dev,
 
 EP__HOT int iodev_bind_epump(iodev_t *dev, int bindtype, int epump)
 {
-	struct ep__thread *self;
+	struct ep__thread *self = ep__self;
 	epcore_t *core;
 
 	if (dev == NULL)
 		return bind_fail(EINVAL);
 	core = dev->core;
+	/* An epump binding to itself (BIND_CURRENT_EPUMP in a handler of its
+	 * own, or BIND_GIVEN_EPUMP naming it): the bind type is known good. */
+	if (self != NULL && self->core == core && self->ep != NULL &&
+	    ((bindtype == BIND_CURRENT_EPUMP &&
+	      self->cur_src == self->ep->index) ||
+	     (bindtype == BIND_GIVEN_EPUMP && epump == self->ep->index)) &&
+	    dev->fd < core->ops->maxfd)
+		return bind_self(self->ep, dev);
 	if ((bindtype != BIND_ONE_EPUMP && bindtype != BIND_GIVEN_EPUMP &&
 	     bindtype != BIND_ALL_EPUMP && bindtype != BIND_CURRENT_EPUMP) ||
 	    dev->fd >= core->ops->maxfd)
 		return bind_fail(EINVAL);
-	self = ep__self_in(core);
-	if (self != NULL && self->ep != NULL &&
-	    ((bindtype == BIND_CURRENT_EPUMP && self->cur_src ==
-	      self->ep->index) ||
-	     (bindtype == BIND_GIVEN_EPUMP && epump == self->ep->index)))
-		return bind_self(self->ep, dev);
 	return bind_other(dev, bindtype, epump);
 }
 

@@ -425,9 +425,36 @@ static int new_sock_dev(epcore_t *core, int fd, const char *what)
 	tap_ok(ok, "%s on the epump thread: a device for the fd, fdtype "
 	       "without IODEV_NONBLOCK (got %p, fdtype %d)", what,
 	       (void *)dev, dev != NULL ? iodev_fdtype(dev) : -1);
-	if (dev != NULL)
-		iodev_close(dev);
+	if (dev == NULL)
+		return 0;
+	/* The epump binding to itself has a path of its own too. */
+	FAIL(iodev_bind_epump(dev, 4, 0), EINVAL);
+	ok = iodev_bind_epump(dev, BIND_CURRENT_EPUMP, 0) == 0 &&
+	     iodev_epump(dev) == 0;
+	tap_ok(ok, "%s: bound to the epump it was made on (epump %d)", what,
+	       iodev_epump(dev));
+	FAIL(iodev_bind_epump(dev, BIND_CURRENT_EPUMP, 0), EALREADY);
+	FAIL(iodev_bind_epump(dev, BIND_GIVEN_EPUMP, 0), EALREADY);
+	iodev_close(dev);
 	return ok;
+}
+
+/* select(2) cannot poll an fd >= FD_SETSIZE: refused on the epump's
+ * own path as on the others. */
+static void in_handler_bigfd(epcore_t *core, void *arg)
+{
+	int big = *(int *)arg;
+	iodev_t *dev = iodev_new(core, big, FDT_USOCK_CONNECTED |
+	                         IODEV_NONBLOCK, NULL, nop_h, NULL);
+
+	if (!TAP_OK(dev != NULL, "select: a device on fd %d in a handler",
+	            big)) {
+		close(big);
+		return;
+	}
+	FAIL(iodev_bind_epump(dev, BIND_CURRENT_EPUMP, 0), EINVAL);
+	FAIL(iodev_bind_epump(dev, BIND_GIVEN_EPUMP, 0), EINVAL);
+	iodev_close(dev);
 }
 
 static void in_handler_devices(epcore_t *core, void *arg)
@@ -488,6 +515,17 @@ static void t_devices(void)
 	TAP_OK(fd_open(fd), "the refused iodev_new calls left the fd open");
 	TAP_OK(run_in_handler(core, in_handler_devices, NULL),
 	       "iodev_new's checks ran in a handler on epump 0");
+	if (strcmp(epcore_backend(core), "select") == 0) {
+		int s = sock_fd(NULL), big = -1;
+
+		if (s >= 0) {
+			big = fcntl(s, F_DUPFD, FD_SETSIZE + 10);
+			close(s);
+		}
+		TAP_OK(big >= 0 && run_in_handler(core, in_handler_bigfd,
+		                                  &big),
+		       "select: the fd >= FD_SETSIZE case ran in a handler");
+	}
 
 	/* Accessors and the rest with NULL. */
 	FAIL0(iodev_id(NULL), EINVAL);
