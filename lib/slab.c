@@ -117,12 +117,12 @@ static int slab_add_chunk(struct ep__slab *s, uint32_t ci)
  * Makes the pages of slots [next, next + n) resident, with the slots after
  * them, before the caller writes to them: one madvise(MADV_POPULATE_WRITE)
  * for a run of pages, where touching them would fault once per page (about
- * 1.5 us each here; together 4% of the chain benchmark's setup).  It fills as many
- * bytes again as the slab has handed out, at most SLAB_PREFAULT_MAX, and
- * never past the chunk: a core with ten devices holds a page or two, a
- * core with 9,000 at most 64 KiB it does not use yet.  On a kernel without
- * MADV_POPULATE_WRITE (before 5.14) the pages fault as they are touched.
- * The caller holds s->lock.
+ * 1.5 us each here; together 4% of the chain benchmark's setup).  It fills
+ * as many bytes again as the slab has handed out, at most
+ * SLAB_PREFAULT_MAX, and never past the chunk: a core with ten devices
+ * holds a page or two, a core with 9,000 at most 64 KiB it does not use
+ * yet.  On a kernel without MADV_POPULATE_WRITE (before 5.14) the pages
+ * fault as they are touched.  The caller holds s->lock.
  */
 static void slab_prefault(struct ep__slab *s, uint32_t next, uint32_t n)
 {

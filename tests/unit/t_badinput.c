@@ -409,13 +409,9 @@ out:
 
 /* ---- devices ---- */
 
-/*
- * iodev_new() with IODEV_NONBLOCK on an epump thread of the core, with a
- * slot in the thread's stock, is the common case (accepting) and has a
- * path of its own: the same wrong arguments are refused there too, and a
- * right call on it works.  The first device fills the stock.
- */
-static int new_sock_dev(epcore_t *core, int fd, const char *what)
+/* On an epump thread: a device for fd, bound to that epump with the
+ * calls that have a path of their own there (the epump binding itself). */
+static void new_sock_dev(epcore_t *core, int fd, const char *what)
 {
 	iodev_t *dev = iodev_new(core, fd, FDT_USOCK_CONNECTED |
 	                         IODEV_NONBLOCK, NULL, nop_h, NULL);
@@ -426,8 +422,7 @@ static int new_sock_dev(epcore_t *core, int fd, const char *what)
 	       "without IODEV_NONBLOCK (got %p, fdtype %d)", what,
 	       (void *)dev, dev != NULL ? iodev_fdtype(dev) : -1);
 	if (dev == NULL)
-		return 0;
-	/* The epump binding to itself has a path of its own too. */
+		return;
 	FAIL(iodev_bind_epump(dev, 4, 0), EINVAL);
 	ok = iodev_bind_epump(dev, BIND_CURRENT_EPUMP, 0) == 0 &&
 	     iodev_epump(dev) == 0;
@@ -436,7 +431,6 @@ static int new_sock_dev(epcore_t *core, int fd, const char *what)
 	FAIL(iodev_bind_epump(dev, BIND_CURRENT_EPUMP, 0), EALREADY);
 	FAIL(iodev_bind_epump(dev, BIND_GIVEN_EPUMP, 0), EALREADY);
 	iodev_close(dev);
-	return ok;
 }
 
 /* select(2) cannot poll an fd >= FD_SETSIZE: refused on the epump's
@@ -457,6 +451,12 @@ static void in_handler_bigfd(epcore_t *core, void *arg)
 	iodev_close(dev);
 }
 
+/*
+ * iodev_new() with IODEV_NONBLOCK on an epump thread of the core, with a
+ * slot in the thread's stock, is the common case (accepting) and has a
+ * path of its own: the same wrong arguments are refused there too, and a
+ * right call on it works.  The first device fills the stock.
+ */
 static void in_handler_devices(epcore_t *core, void *arg)
 {
 	static const int bad_types[] = { 0, FDT_LISTEN | FDT_ACCEPTED,
