@@ -42,12 +42,17 @@ struct epump *ep__epump_new(epcore_t *core, int index)
 	ep->core = core;
 	ep->index = index;
 	ep->ops = core->ops;
+	ep->epfd = -1;
 	ep->wakefd = -1;
 	ep->pev = malloc(EP_NPEV * sizeof(*ep->pev));
 	ep->npev = EP_NPEV;
 	ep->poller = ep->ops->create();
 	if (ep->pev == NULL || ep->poller == NULL)
 		goto fail;
+#ifdef HAVE_SYS_EPOLL_H
+	if (ep->ops == &ep__poller_epoll)
+		ep->epfd = ep__epoll_fd(ep->poller);
+#endif
 	ep->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (ep->wakefd < 0 || ep->wakefd >= ep->ops->maxfd)
 		goto fail;
@@ -522,7 +527,15 @@ EP__HOT void ep__epump_loop(struct epump *ep)
 		atomic_store(&ep->sleeping, 1);
 		if (atomic_load(&ep->inlen) > 0 || ep__stopping(core))
 			timeout = 0;
-		n = ep->ops->wait(ep->poller, ep->pev, ep->npev, timeout);
+#ifdef HAVE_SYS_EPOLL_H
+		if (ep->epfd >= 0) /* the results need no translation */
+			n = ep__sys_epoll_wait(ep->epfd,
+			    (struct epoll_event *)(void *)ep->pev, ep->npev,
+			    timeout);
+		else
+#endif
+			n = ep->ops->wait(ep->poller, ep->pev, ep->npev,
+			                  timeout);
 		/* Relaxed: seen late, it costs a spare eventfd write. */
 		atomic_store_explicit(&ep->sleeping, 0, memory_order_relaxed);
 		wait_end(ep, t_poll, &t_run);

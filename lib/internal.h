@@ -521,6 +521,7 @@ struct epump {
 	_Atomic bool running;
 	const struct ep__poller_ops *ops;
 	void *poller;
+	int epfd;                   /* the epoll backend's fd, else -1 */
 	int wakefd;
 	struct ep__thread self;
 	/* timers: owned by this thread */
@@ -590,17 +591,25 @@ static inline int ep__poller_apply(struct epump *ep, struct iodev *dev,
                                    uint64_t id, int op)
 {
 	uint32_t pf = atomic_load_explicit(&dev->pflags, memory_order_relaxed);
+	int r;
 
 	if (pf & PF_REGFILE) {
 		if (op == MSG_DEV_ADD)
 			ep__dev_deliver(dev, id, IOE_READ);
 		return 0;
 	}
+#ifdef HAVE_SYS_EPOLL_H
+	if (ep->epfd >= 0)
+		r = ep__epoll_ctl(ep->epfd, op == MSG_DEV_MOD ? EPOLL_CTL_MOD :
+		                  EPOLL_CTL_ADD, dev->fd, id, ep__poll_mask(dev));
+	else
+#endif
 	if (op == MSG_DEV_MOD)
-		return ep->ops->mod(ep->poller, dev->fd, id,
-		                    ep__poll_mask(dev));
-	if (ep->ops->add(ep->poller, dev->fd, id, ep__poll_mask(dev)) == 0)
-		return 0;
+		r = ep->ops->mod(ep->poller, dev->fd, id, ep__poll_mask(dev));
+	else
+		r = ep->ops->add(ep->poller, dev->fd, id, ep__poll_mask(dev));
+	if (r == 0 || op == MSG_DEV_MOD)
+		return r;
 	return ep__poller_refused(dev, id);
 }
 

@@ -10,6 +10,8 @@
 #ifndef EP_POLLER_H
 #define EP_POLLER_H
 
+#include "config.h"
+
 #include <stdint.h>
 
 /*
@@ -60,6 +62,37 @@ struct ep__poller_ops {
 extern const struct ep__poller_ops ep__poller_epoll;
 extern const struct ep__poller_ops ep__poller_poll;
 extern const struct ep__poller_ops ep__poller_select;
+
+#ifdef HAVE_SYS_EPOLL_H
+#include <sys/epoll.h>
+
+#include "sys.h"
+
+/*
+ * The epoll backend's registration: fd, for id, edge-triggered, with
+ * interest rw (EP_PR | EP_PW); op is EPOLL_CTL_ADD or EPOLL_CTL_MOD.
+ * Inline: an epump makes its registrations (ep__poller_apply()) and its
+ * wait (epump.c) with its epoll fd, struct epump's epfd, instead of
+ * through the ops, so that the system call sits under no frame of the
+ * library's but the caller's (sys.h says why that counts).
+ */
+static inline int ep__epoll_ctl(int epfd, int op, int fd, uint64_t id,
+                                unsigned rw)
+{
+	struct epoll_event e = { 0 };
+
+	e.events = EPOLLET;
+	if (rw & EP_PR)
+		e.events |= EPOLLIN | EPOLLRDHUP;
+	if (rw & EP_PW)
+		e.events |= EPOLLOUT;
+	e.data.u64 = id;
+	return ep__sys_epoll_ctl(epfd, op, fd, &e);
+}
+
+/* The epoll fd of p, a poller ep__poller_epoll made. */
+int ep__epoll_fd(const void *p);
+#endif
 
 /* The backend named name (NULL: the best available), or NULL. */
 const struct ep__poller_ops *ep__poller_find(const char *name);
