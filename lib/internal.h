@@ -433,6 +433,8 @@ void ep__mlisten_free(epcore_t *core);
 int  ep__dev_run(struct iodev *dev, uint64_t id, const struct ep__ev *ev);
 /* ep__dev_run() for readiness (EV_DEV) from epump src, on that epump. */
 int  ep__dev_ready(struct iodev *dev, uint64_t id, int event, int src);
+/* Finishes a close; the caller holds DEV_BUSY | DEV_CLOSING. */
+void ep__dev_close_claimed(struct iodev *dev, uint64_t id);
 void ep__dev_finish(struct iodev *dev);
 void ep__dev_adopt(struct epump *ep, struct iodev *dev);
 int  ep__dev_poll_mask(const struct iodev *dev);

@@ -17,6 +17,7 @@
  * registration onto a reused fd number.
  */
 #include "internal.h"
+#include "devrun.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -590,7 +591,7 @@ void ep__dev_finish(struct iodev *dev)
  * Finishes a close; the caller holds DEV_BUSY | DEV_CLOSING, so no handler
  * of dev runs and no other thread finishes it.
  */
-static void dev_close_claimed(struct iodev *dev, uint64_t id)
+void ep__dev_close_claimed(struct iodev *dev, uint64_t id)
 {
 	epcore_t *core = dev->core;
 	struct ep__thread *self = ep__self_in(core);
@@ -668,7 +669,7 @@ static int dev_close(struct iodev *dev, uint64_t id)
 		}
 		if (atomic_compare_exchange_weak(&dev->tag, &cur,
 		        cur | DEV_BUSY | DEV_CLOSING)) {
-			dev_close_claimed(dev, id);
+			ep__dev_close_claimed(dev, id);
 			return 0;
 		}
 	}
@@ -697,7 +698,7 @@ void ep__dev_unhold(struct iodev *dev, uint64_t id)
 
 	for (;;) {
 		if (cur & DEV_CLOSING) {
-			dev_close_claimed(dev, id);
+			ep__dev_close_claimed(dev, id);
 			return;
 		}
 		if (atomic_compare_exchange_weak(&dev->tag, &cur,
@@ -747,107 +748,16 @@ iodev_t *iodev_by_id(epcore_t *core, uint64_t id)
 	return dev;
 }
 
-/*
- * Runs one event of dev (EV_DEV or EV_DEVUSER) if id still names it, with
- * DEV_BUSY held.  Returns 1 if a handler ran, 0 if the event was stale.
- * Inlined into its two entries, so that readiness run on the epump
- * (ep__dev_ready()) builds no event and tests none of a user event's
- * branches.
- */
-static inline __attribute__((always_inline))
-int dev_run(struct iodev *dev, uint64_t id, const struct ep__ev *ev)
-{
-	struct ep__thread *self = ep__self;
-	uint32_t gen = EP__ID_GEN(id);
-	uint64_t cur = atomic_load(&dev->tag), prev_dev, t = 0;
-	int prev_src, event = ev->event;
-
-	for (;;) {
-		if (EP__TAG_GEN(cur) != gen ||
-		    (cur & (DEV_LIVE | DEV_CLOSING)) != DEV_LIVE)
-			return 0;
-		if (!(cur & DEV_BUSY)) {
-			if (atomic_compare_exchange_weak(&dev->tag, &cur,
-			                                 cur | DEV_BUSY))
-				break;
-			continue;
-		}
-		/* Held by another thread: only a BIND_ALL device without
-		 * workers gets here.  Readiness is handed to the holder;
-		 * a user event waits its turn. */
-		if (ev->type == EV_DEV) {
-			atomic_store(&dev->rerun_ev, event);
-			if (atomic_compare_exchange_weak(&dev->tag, &cur,
-			                                 cur | DEV_RERUN))
-				return 0;
-			continue;
-		}
-		sched_yield();
-		cur = atomic_load(&dev->tag);
-	}
-
-	prev_dev = self->cur_dev;
-	prev_src = self->cur_src;
-	self->cur_dev = id;
-	self->cur_src = ev->src;
-	for (;;) {
-		t = ep__ts_handler(self, TW_DEV, id);
-		if (t != 0)
-			atomic_store_explicit(&dev->last_ms, (uint32_t)
-			    ((t - dev->core->born_ns) / 1000000u),
-			    memory_order_relaxed);
-		if (ev->type == EV_DEVUSER)
-			ev->handler(ev->cbpara, ev->para, event, FDT_USERCMD);
-		else if (event != IOE_WRITE || ep__sendq_flush(dev) != 0)
-			dev->handler(dev->cbpara, dev, event, dev->fdtype);
-		/* else: iodev_send's queue is not drained yet, re-armed */
-		cur = atomic_load(&dev->tag);
-		for (;;) {
-			if (EP__TAG_GEN(cur) != gen)
-				goto done; /* closed and freed by the handler */
-			if (cur & DEV_CLOSING) {
-				dev_close_claimed(dev, id);
-				goto done;
-			}
-			if (cur & DEV_RERUN) {
-				if (atomic_compare_exchange_weak(&dev->tag,
-				        &cur, cur & ~(uint64_t)DEV_RERUN)) {
-					event = atomic_load(&dev->rerun_ev);
-					break; /* run it again */
-				}
-				continue;
-			}
-			if (atomic_compare_exchange_weak(&dev->tag, &cur,
-			                                 cur & ~(uint64_t)DEV_BUSY))
-				goto done;
-		}
-		if (ev->type == EV_DEVUSER)
-			break; /* cannot happen: only readiness reruns */
-	}
-done:
-	self->cur_dev = prev_dev;
-	self->cur_src = prev_src;
-	if (self->wk == NULL) /* workers: run_event */
-		ep__ts_set_at(self, TS_RUN, t);
-	return 1;
-}
-
 EP__HOT int ep__dev_run(struct iodev *dev, uint64_t id,
                         const struct ep__ev *ev)
 {
-	return dev_run(dev, id, ev);
+	return ep__dev_run_in(dev, id, ev);
 }
 
 EP__HOT int ep__dev_ready(struct iodev *dev, uint64_t id, int event,
                           int src)
 {
-	struct ep__ev ev;
-
-	ev.id = id;
-	ev.type = EV_DEV;
-	ev.event = event;
-	ev.src = (int16_t)src;
-	return dev_run(dev, id, &ev);
+	return ep__dev_ready_in(dev, id, event, src);
 }
 
 /* epcore_free(): every thread has been joined. */
