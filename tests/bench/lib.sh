@@ -80,7 +80,10 @@
 #       string list.
 #   awk_median_keyed
 #       add(key, x) keeps x among the values of key (arrays v and nv);
-#       median(key): their median, -1 for none.
+#       median(key): their median, -1 for none; medci(key), after median():
+#       "LO-HI", a 95% confidence interval of that median (the values of
+#       ranks n/2 - 0.98 sqrt(n) and n/2 + 1 + 0.98 sqrt(n), which holds
+#       whatever the values' distribution), "-" for fewer than 6 values.
 #   awk_row
 #       row(case, subject, metric, value, peer, ratio, target): appends one
 #       tab-separated row to the file named by the awk variable tsv (nothing
@@ -285,6 +288,15 @@ function median(key,    i, j, t, m) {
 	return m % 2 ? v[key, (m + 1) / 2] : (v[key, m / 2] + v[key, m / 2 + 1]) / 2
 }
 function add(key, x) { v[key, ++nv[key]] = x }
+function medci(key,    m, lo, hi) {
+	m = nv[key]
+	if (m < 6) return "-"
+	lo = int(m / 2 - 0.98 * sqrt(m) + 0.5)
+	hi = int(m / 2 + 1 + 0.98 * sqrt(m) + 0.5)
+	if (lo < 1) lo = 1
+	if (hi > m) hi = m
+	return sprintf("%.3f-%.3f", v[key, lo], v[key, hi])
+}
 '
 
 awk_row='

@@ -215,8 +215,9 @@ FILENAME ~ /runs$/ {
 }
 # The median over the rounds of the ratio within each round: a round runs
 # every program back to back, so a slow spell of the machine that spans
-# rounds cancels out.  -1: no round had both.
-function pratio(c, impl, peer, which,    r, k) {
+# rounds cancels out.  -1: no round had both.  Sets pci to a
+# 95% confidence interval of the median ("-" under 6 rounds).
+function pratio(c, impl, peer, which,    r, k, m) {
 	k = c SUBSEP impl SUBSEP peer SUBSEP which
 	for (r = 1; r <= nr[c]; r++) {
 		if (which == "s" && rset[c, impl, r] > 0 && rset[c, peer, r] > 0)
@@ -224,7 +225,9 @@ function pratio(c, impl, peer, which,    r, k) {
 		if (which == "p" && rproc[c, impl, r] > 0 && rproc[c, peer, r] > 0)
 			add(k, rproc[c, impl, r] / rproc[c, peer, r])
 	}
-	return median(k)
+	m = median(k)
+	pci = medci(k)
+	return m
 }
 END {
 	ni = split(impls, im, " ")
@@ -251,8 +254,10 @@ END {
 			rd = median(key SUBSEP "reads")
 			q = pratio(c, impl, "libev", "s")
 			rs = q > 0 ? sprintf("%.3f", q) : "-"
+			cis = pci
 			q = pratio(c, impl, "raw-epoll", "p")
 			rp = q > 0 ? sprintf("%.3f", q) : "-"
+			cip = pci
 			# Tokens that meet in a pair are read together: how
 			# often depends on the order a loop runs its handlers
 			# in (all pairs active: libev runs them in reverse).
@@ -270,6 +275,13 @@ END {
 			printf "%-11s %-9s %9.1f %9.1f %6s %8s %8s | %9.1f %9.1f %6s %7.3f %8s %8s %s\n",
 			    c, impl, sc, sw, rs, f1, f2, pc, pw, rp, rd, f3, f4, tp
 			mine = impl == "libepump"
+			if (mine) {
+				cil[++ncil] = sprintf("%-11s setup %6s (%s)   proc %6s (%s)",
+				    c, rs, cis, rp, rp == "n/c" ? "-" : cip)
+				if (tsv != "")
+					printf "# chain-%s libepump 95%% CI of the median ratio: setup %s, proc %s\n",
+					    c, cis, cip >> tsv
+			}
 			tgt_s = mine ? "<=1.0" : "-"
 			tgt_p = mine ? "<=1.05" : "-"
 			ps = "-"; rss = "-"; pp = "-"; rpp = "-"
@@ -295,6 +307,12 @@ END {
 				    "-", "-", "-")
 			}
 		}
+	}
+	if (ncil > 0) {
+		print ""
+		print "libepump\047s ratios, each with a 95% confidence interval of its median:"
+		for (i = 1; i <= ncil; i++)
+			print cil[i]
 	}
 }' "$tmp/runs" "$tmp/sys"
 
