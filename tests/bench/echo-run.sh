@@ -485,6 +485,9 @@ END {
 						rl = rl " " ur[c, k, r] / ur[c, p, r]
 			if (rl != "")
 				ratio = sprintf("%.3f", median(rl))
+			if (rl != "" && tcpu[k] != "-")
+				cil[++ncil] = sprintf("%-9s %-20s %.2f (%s)", c, k,
+				    ratio, medci(rl, "%.2f"))
 			sys = "-"
 			if ((c, k) in tot) sys = sprintf("%.3f", tot[c, k])
 			m = met(tcpu[k], ratio)
@@ -511,9 +514,16 @@ END {
 				    sprintf("%.3f", irv / ir[c, p]), "-")
 		}
 	}
+	if (ncil > 0) {
+		print ""
+		print "ratios with a target, each with a 95% confidence interval of its median"
+		print "(\"-\": under 6 rounds):"
+		for (i = 1; i <= ncil; i++)
+			print cil[i]
+	}
 }' "$tmp/subjects" "$tmp/timed" "$tmp/sys" "$tmp/ir"
 echo "(rt/s is informational: it depends on the client too; read us/rt and ratio."
-echo " Ratios within about +-10% of 1 are noise on a shared 2-core machine: rerun with -r 5.)"
+echo " The intervals under the table say how much of a ratio may be the machine's noise: more rounds (-r) narrow them.)"
 if [ -n "${BENCH_TSV:-}" ]; then
 	if cat "$tmp/tsv" >> "$BENCH_TSV"; then
 		echo "== $(wc -l < "$tmp/tsv") rows appended to $BENCH_TSV"

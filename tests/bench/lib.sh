@@ -77,7 +77,8 @@
 # awk text, to put in front of a program: awk "$awk_median"'...'
 #   awk_median
 #       median(list): the median of the numbers of the space-separated
-#       string list.
+#       string list; medci(list, fmt): a 95% confidence interval of that
+#       median as "LO-HI", each printed with fmt (as medci() below).
 #   awk_median_keyed
 #       add(key, x) keeps x among the values of key (arrays v and nv);
 #       median(key): their median, -1 for none; medci(key), after median():
@@ -274,6 +275,19 @@ function median(list,   n, v, i, j, t) {
 		}
 	if (n % 2) return v[(n + 1) / 2] + 0
 	return (v[n / 2] + v[n / 2 + 1]) / 2
+}
+function medci(list, fmt,   n, v, i, j, t, lo, hi) {
+	n = split(list, v, " ")
+	if (n < 6) return "-"
+	for (i = 2; i <= n; i++)
+		for (j = i; j > 1 && v[j - 1] + 0 > v[j] + 0; j--) {
+			t = v[j]; v[j] = v[j - 1]; v[j - 1] = t
+		}
+	lo = int(n / 2 - 0.98 * sqrt(n) + 0.5)
+	hi = int(n / 2 + 1 + 0.98 * sqrt(n) + 0.5)
+	if (lo < 1) lo = 1
+	if (hi > n) hi = n
+	return sprintf(fmt "-" fmt, v[lo], v[hi])
 }
 '
 
