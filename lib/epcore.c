@@ -8,6 +8,7 @@
  * epcore_stop() takes no lock (it is async-signal-safe).
  */
 #include "internal.h"
+#include "sys.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -20,6 +21,18 @@
 
 __thread struct ep__thread *ep__self
     __attribute__((tls_model("initial-exec")));
+
+/* EPUMP_LIBC_IO=1: the per-event system calls go through the C library's
+ * functions (sys.h).  Read once, when the library is loaded, so that it
+ * never changes under a running thread. */
+bool ep__libc_io;
+
+static void __attribute__((constructor)) libc_io_init(void)
+{
+	const char *v = getenv("EPUMP_LIBC_IO");
+
+	ep__libc_io = v != NULL && strcmp(v, "1") == 0;
+}
 
 const char *epump_version(void)
 {

@@ -1,25 +1,24 @@
 /*
  * sys.h - the system calls the library makes for every event (the poller's
  * wait and registration, iodev_recv(), iodev_send() and its queue's
- * flush), made without a libc function around them where that is known
- * to be safe.
+ * flush), made without the C library's function around them where that
+ * is safe.
  *
  * On x86-64 Linux they are made inline: the syscall instruction in the
- * caller, errno set from the result as glibc does.  Two costs go with it.
- * First, a function entered before a system call and returned from after
- * it mispredicts its return on this class of machine (the return stack
- * does not survive the kernel's own calls and mitigations): about 7 ns a
- * frame here (five nested frames around getppid(): 200-213 ns a call
- * against 170-178 ns flat), and every library system call sat under one
- * more frame than its caller, glibc's.  Second, in a process with more
- * than one thread, glibc's read(), write(), send(), sendmsg(), writev()
- * and epoll_wait() are cancellation points: each call switches the
- * thread's cancellation type on and off around the system call, two
- * atomic read-modify-writes and about 45 instructions (129 of the 246
- * instructions per hop that turning stats on once added to the chain
- * benchmark, callgrind).  The library's own I/O is no cancellation point
- * (none of its calls is documented as one, and its threads are not the
- * user's to cancel), so it has no use for that either.
+ * caller, errno set from the result as glibc does.  Two costs go with the
+ * function.  First, a function entered before a system call and left
+ * after it mispredicts its return on this class of machine (the return
+ * stack does not survive the kernel's own calls and mitigations): about
+ * 7 ns a frame here (getppid() under five nested frames: 200-213 ns a
+ * call, flat 170-178), and every library system call sat under one more
+ * frame than its caller, glibc's.  Second, in a process with more than
+ * one thread, glibc's read(), write(), send(), sendmsg(), writev() and
+ * epoll_wait() are cancellation points: each call switches the thread's
+ * cancellation type on and off around the system call, two atomic
+ * read-modify-writes and about 45 instructions (129 of the 246 per hop
+ * that turning stats on once added to the chain benchmark, callgrind).
+ * The library's own I/O is no cancellation point (none of its calls is
+ * documented as one, and its threads are not the user's to cancel).
  *
  * Elsewhere the calls go through syscall(2) in a process with a second
  * thread (no cancellation bookkeeping) and through glibc's wrappers in a
@@ -27,8 +26,13 @@
  * __libc_single_threaded (glibc 2.32) picks.  Both paths make the same
  * system call, so a value that is stale for a moment while a thread
  * starts costs a few instructions, nothing more.  Sanitizer builds keep
- * the wrappers everywhere: ASan checks buffers and TSan orders threads
- * through them.
+ * the wrappers: ASan checks buffers and TSan orders threads through them.
+ *
+ * With EPUMP_LIBC_IO=1 in the environment when the library is loaded
+ * (ep__libc_io, epcore.c), every call here goes through the C library's
+ * function, so that a library interposed with LD_PRELOAD (a kernel-bypass
+ * socket library, a fault injector) sees these calls as it sees the
+ * library's others (accept4, connect, recvfrom, ...).
  */
 #ifndef EP_SYS_H
 #define EP_SYS_H
@@ -44,20 +48,25 @@
 #endif
 
 #include <errno.h>
+#include <stdbool.h>
 
+/* EPUMP_LIBC_IO=1 at load: the C library's functions only (epcore.c). */
+extern bool ep__libc_io;
+
+/* EP__SYS_FAST: bypass the C library's function for this call. */
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 #define EP__SYS_INLINE 0
-#define EP__SYS_DIRECT 0
+#define EP__SYS_FAST 0
 #elif defined(__x86_64__) && !defined(__ILP32__) && defined(__linux__)
 #define EP__SYS_INLINE 1
-#define EP__SYS_DIRECT 0
+#define EP__SYS_FAST __builtin_expect(!ep__libc_io, 1)
 #elif defined(HAVE_SYS_SINGLE_THREADED_H)
 #include <sys/single_threaded.h>
 #define EP__SYS_INLINE 0
-#define EP__SYS_DIRECT (!__libc_single_threaded)
+#define EP__SYS_FAST (!ep__libc_io && !__libc_single_threaded)
 #else
 #define EP__SYS_INLINE 0
-#define EP__SYS_DIRECT 0
+#define EP__SYS_FAST 0
 #endif
 
 #if EP__SYS_INLINE
@@ -102,7 +111,7 @@ static inline long ep__syscall4(long nr, long a, long b, long c, long d)
 	return r;
 }
 
-/* A result as glibc returns it: -1 with errno set, or the value. */
+/* A result as the C library returns it: -1 with errno set, or the value. */
 static inline long ep__sysret(long r)
 {
 	if ((unsigned long)r > -4096ul) {
@@ -111,65 +120,58 @@ static inline long ep__sysret(long r)
 	}
 	return r;
 }
+
+#define EP__SYS3(nr, a, b, c) \
+	ep__sysret(ep__syscall3((nr), (long)(a), (long)(b), (long)(c)))
+#define EP__SYS4(nr, a, b, c, d) \
+	ep__sysret(ep__syscall4((nr), (long)(a), (long)(b), (long)(c), \
+	                        (long)(d)))
+#define EP__SYS6(nr, a, b, c, d, e, f) \
+	ep__sysret(ep__syscall6((nr), (long)(a), (long)(b), (long)(c), \
+	                        (long)(d), (long)(e), (long)(f)))
+#else
+#define EP__SYS3(nr, a, b, c) syscall((nr), (a), (b), (c))
+#define EP__SYS4(nr, a, b, c, d) syscall((nr), (a), (b), (c), (d))
+#define EP__SYS6(nr, a, b, c, d, e, f) \
+	syscall((nr), (a), (b), (c), (d), (e), (f))
 #endif
 
 static inline ssize_t ep__sys_read(int fd, void *buf, size_t len)
 {
-#if EP__SYS_INLINE
-	return ep__sysret(ep__syscall3(SYS_read, fd, (long)buf, (long)len));
-#else
-	if (EP__SYS_DIRECT)
-		return syscall(SYS_read, fd, buf, len);
+	if (EP__SYS_FAST)
+		return EP__SYS3(SYS_read, fd, buf, len);
 	return read(fd, buf, len);
-#endif
 }
 
 static inline ssize_t ep__sys_write(int fd, const void *buf, size_t len)
 {
-#if EP__SYS_INLINE
-	return ep__sysret(ep__syscall3(SYS_write, fd, (long)buf, (long)len));
-#else
-	if (EP__SYS_DIRECT)
-		return syscall(SYS_write, fd, buf, len);
+	if (EP__SYS_FAST)
+		return EP__SYS3(SYS_write, fd, buf, len);
 	return write(fd, buf, len);
-#endif
 }
 
 static inline ssize_t ep__sys_send(int fd, const void *buf, size_t len,
                                    int flags)
 {
-#if EP__SYS_INLINE
-	return ep__sysret(ep__syscall6(SYS_sendto, fd, (long)buf, (long)len,
-	                               flags, 0, 0));
-#else
-	if (EP__SYS_DIRECT)
-		return syscall(SYS_sendto, fd, buf, len, flags, NULL, 0);
+	if (EP__SYS_FAST)
+		return EP__SYS6(SYS_sendto, fd, buf, len, flags, NULL, 0);
 	return send(fd, buf, len, flags);
-#endif
 }
 
 static inline ssize_t ep__sys_sendmsg(int fd, const struct msghdr *m,
                                       int flags)
 {
-#if EP__SYS_INLINE
-	return ep__sysret(ep__syscall3(SYS_sendmsg, fd, (long)m, flags));
-#else
-	if (EP__SYS_DIRECT)
-		return syscall(SYS_sendmsg, fd, m, flags);
+	if (EP__SYS_FAST)
+		return EP__SYS3(SYS_sendmsg, fd, m, flags);
 	return sendmsg(fd, m, flags);
-#endif
 }
 
 static inline ssize_t ep__sys_writev(int fd, const struct iovec *iov,
                                      int n)
 {
-#if EP__SYS_INLINE
-	return ep__sysret(ep__syscall3(SYS_writev, fd, (long)iov, n));
-#else
-	if (EP__SYS_DIRECT)
-		return syscall(SYS_writev, fd, iov, n);
+	if (EP__SYS_FAST)
+		return EP__SYS3(SYS_writev, fd, iov, n);
 	return writev(fd, iov, n);
-#endif
 }
 
 #ifdef HAVE_SYS_EPOLL_H
@@ -178,27 +180,21 @@ static inline ssize_t ep__sys_writev(int fd, const struct iovec *iov,
 static inline int ep__sys_epoll_wait(int epfd, struct epoll_event *ev,
                                      int max, int timeout_ms)
 {
-#if EP__SYS_INLINE
-	return (int)ep__sysret(ep__syscall6(SYS_epoll_pwait, epfd, (long)ev,
-	                                    max, timeout_ms, 0, 8));
-#else
-	if (EP__SYS_DIRECT)
-		return (int)syscall(SYS_epoll_pwait, epfd, ev, max, timeout_ms,
-		                    NULL, (size_t)8);
+	if (EP__SYS_FAST)
+		return (int)EP__SYS6(SYS_epoll_pwait, epfd, ev, max, timeout_ms,
+		                     NULL, (size_t)8);
 	return epoll_wait(epfd, ev, max, timeout_ms);
-#endif
 }
 
-/* Not a cancellation point: glibc's wrapper is only a frame more. */
+/* No cancellation point: only the inline call is worth making. */
 static inline int ep__sys_epoll_ctl(int epfd, int op, int fd,
                                     struct epoll_event *ev)
 {
 #if EP__SYS_INLINE
-	return (int)ep__sysret(ep__syscall4(SYS_epoll_ctl, epfd, op, fd,
-	                                    (long)ev));
-#else
-	return epoll_ctl(epfd, op, fd, ev);
+	if (EP__SYS_FAST)
+		return (int)EP__SYS4(SYS_epoll_ctl, epfd, op, fd, ev);
 #endif
+	return epoll_ctl(epfd, op, fd, ev);
 }
 #endif
 
