@@ -9,8 +9,10 @@
 #   -R          passed to the peers: their watchers in a random address
 #               order, as libepump's slab hands out timers (see README.md)
 #   -r ROUNDS   rounds, alternating libepump, libev, libevent and libuv so
-#               that machine noise hits all alike (default 3, at most 20);
-#               the summary takes each phase's median over the rounds
+#               that machine noise hits all alike (default 3, at most 40);
+#               the summary takes each phase's median over the rounds, and
+#               as its ratio the median of the ratios within each round,
+#               with that median's 95% confidence interval from 6 rounds
 #
 # BENCH_BINDIR names the directory that holds timers, timerq and
 # peers/timers_{libev,libevent,libuv} (default: this script's directory).
@@ -48,7 +50,7 @@ while [ $# -gt 0 ]; do
 	*) usage >&2; exit 2 ;;
 	esac
 done
-posint "$rounds" -r 20
+posint "$rounds" -r 40
 
 args=
 [ -n "$count" ] && args="$args -n $count"
@@ -125,10 +127,13 @@ while [ "$r" -le "$rounds" ]; do
 done
 
 # The summary: per phase and subject, the median over the rounds of each
-# figure, and the ratio libepump / peer.
+# figure; the ratio libepump / peer is the median of the ratios within each
+# round (a process's luck with its memory moves all of its phases alike,
+# by up to 40% here, so a median of the figures alone is fragile).
 if [ "$status" = 0 ]; then
 	echo
-	echo "== summary: median of $rounds round(s), ns/op; ratio = libepump / peer"
+	echo "== summary: median of $rounds round(s), ns/op; ratio = libepump / peer," \
+	     "the median of the ratios within each round"
 	files="$tmp/epump"
 	names=libepump
 	for p in libev libevent libuv; do
@@ -144,11 +149,27 @@ if [ "$status" = 0 ]; then
 		if (file == 1) cnt[$1] = $4
 		w[file, $1] = w[file, $1] " " $2
 		c[file, $1] = c[file, $1] " " $3
+		# The n-th row of a phase in a file is from round n.
+		n = ++nr[file, $1]
+		rw[file, $1, n] = $2
+		rc[file, $1, n] = $3
+	}
+	# The ratios of file 1 to file k within each round, of figure x
+	# ("w" or "c"), as a list for median() and medci().
+	function rounds_ratio(k, p, x,    n, list) {
+		list = ""
+		for (n = 1; n <= nr[1, p] && n <= nr[k, p]; n++)
+			if (x == "w" && rw[k, p, n] > 0)
+				list = list " " rw[1, p, n] / rw[k, p, n]
+			else if (x == "c" && rc[k, p, n] > 0)
+				list = list " " rc[1, p, n] / rc[k, p, n]
+		return list
 	}
 	END {
 		nn = split(names, name, " ")
-		printf "%-14s %-9s %10s %10s %12s %12s\n", "phase", "subject",
-		    "wall ns", "cpu ns", "ratio wall", "ratio cpu"
+		printf "%-14s %-9s %10s %10s %12s %12s  %s\n", "phase", "subject",
+		    "wall ns", "cpu ns", "ratio wall", "ratio cpu",
+		    "cpu ratio 95% CI"
 		for (i = 1; i <= np; i++) {
 			p = order[i]
 			ew = median(w[1, p]); ec = median(c[1, p])
@@ -158,19 +179,21 @@ if [ "$status" = 0 ]; then
 				if (!((k, p) in w))
 					continue
 				lw = median(w[k, p]); lc = median(c[k, p])
-				printf "%-14s %-9s %10.1f %10.1f %12.2f %12.2f\n",
-				    "", name[k], lw, lc, (lw > 0 ? ew / lw : 0),
-				    (lc > 0 ? ec / lc : 0)
+				lr = rounds_ratio(k, p, "c")
+				rcpu[k, p] = lr == "" ? "-" : sprintf("%.2f", median(lr))
+				rwl = rounds_ratio(k, p, "w")
+				printf "%-14s %-9s %10.1f %10.1f %12s %12s  %s\n",
+				    "", name[k], lw, lc,
+				    rwl == "" ? "-" : sprintf("%.2f", median(rwl)),
+				    rcpu[k, p], lr == "" ? "-" : medci(lr, "%.2f")
 			}
 			metric = "cpu ns/" p " (n=" cnt[p] ")"
 			peered = 0
 			for (k = 2; k <= nn; k++) {
 				if (!((k, p) in w))
 					continue
-				lc = median(c[k, p])
 				row("timers", "libepump", metric,
-				    sprintf("%.1f", ec), name[k],
-				    (lc > 0 ? sprintf("%.2f", ec / lc) : "-"),
+				    sprintf("%.1f", ec), name[k], rcpu[k, p],
 				    name[k] == "libev" ? "<=1.0" : "-")
 				peered = 1
 			}
