@@ -307,6 +307,26 @@ void ep__sendq_free(struct iodev *dev)
 	sq_unlock(dev);
 }
 
+#if EP__SYS_INLINE
+/* iodev_recv() with EPUMP_LIBC_IO=1 (sys.h), and its failure: apart, so
+ * that the inline path calls nothing and saves no register. */
+static __attribute__((noinline, cold)) ssize_t recv_libc(struct iodev *dev,
+                                                         void *buf,
+                                                         size_t len)
+{
+	ssize_t n = read(dev->fd, buf, len);
+
+	if (n > 0)
+		ep__add64(&dev->bytes_in, (uint64_t)n);
+	return n;
+}
+
+static __attribute__((noinline, cold)) ssize_t recv_fail(long r)
+{
+	return ep__sysret(r);
+}
+#endif
+
 EP__HOT ssize_t iodev_recv(iodev_t *dev, void *buf, size_t len)
 {
 	ssize_t n;
@@ -317,7 +337,15 @@ EP__HOT ssize_t iodev_recv(iodev_t *dev, void *buf, size_t len)
 	}
 	if (ep__dev_gone(dev))
 		return -1;
+#if EP__SYS_INLINE
+	if (!EP__SYS_FAST)
+		return recv_libc(dev, buf, len);
+	n = ep__syscall3(SYS_read, dev->fd, (long)buf, (long)len);
+	if (n < 0)
+		return recv_fail(n);
+#else
 	n = ep__sys_read(dev->fd, buf, len);
+#endif
 	if (n > 0)
 		ep__add64(&dev->bytes_in, (uint64_t)n); /* the device's thread */
 	return n;
