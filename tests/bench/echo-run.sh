@@ -431,7 +431,11 @@ function met(target, x) {
 	if (target == "-" || x == "-") return "-"
 	return (x + 0 <= substr(target, 3) + 0) ? "yes" : "NO"
 }
-FNR == 1 { file++ }
+# By name: an empty file (no strace runs with -S) has no first record.
+FNR == 1 {
+	file = FILENAME ~ /subjects$/ ? 1 : FILENAME ~ /timed$/ ? 2 : \
+	    FILENAME ~ /sys$/ ? 3 : 4
+}
 file == 1 { peer[$1] = $2; tcpu[$1] = $3; tsys[$1] = $4; next }
 file == 2 {
 	if (!($1 in seen)) { seen[$1] = 1; cs[++nc] = $1 }
