@@ -149,7 +149,7 @@ for c in $cases; do
 done
 
 # strace runs: "case impl setup_sys/fd setup_epoll_ctl/fd proc_sys/hop
-# proc_epoll_wait/hop top-calls-of-proc" in $tmp/sys.
+# proc_epoll_wait+epoll_pwait/hop top-calls-of-proc" in $tmp/sys.
 if [ $do_strace = yes ]; then
 	for c in $cases; do
 		n=${c%%x*}
@@ -187,7 +187,8 @@ if [ $do_strace = yes ]; then
 				}
 				printf "%s %s %.2f %.2f %.3f %.3f%s\n", c, impl,
 				    tot[1] / n, cnt[1, "epoll_ctl"] / n,
-				    tot[2] / w, cnt[2, "epoll_wait"] / w, top
+				    tot[2] / w,
+				    (cnt[2, "epoll_wait"] + cnt[2, "epoll_pwait"]) / w, top
 			}' "$tmp/st" >> "$tmp/sys"
 		done
 	done
@@ -324,6 +325,6 @@ echo "proc: cpu ns per hop ($writes hops per run, median of $rounds);" \
      "ratio = / raw epoll's (n/c: reads per hop differ by over 10%," \
      "the runs did different work)"
 [ $do_strace = yes ] && echo "sys/fd, ctl/fd: system calls and epoll_ctl calls" \
-     "per fd in setup; sys/hop, wait/hop: per hop in proc ($swrites hops," \
-     "under strace -f)"
+     "per fd in setup; sys/hop, wait/hop (epoll_wait or epoll_pwait): per" \
+     "hop in proc ($swrites hops, under strace -f)"
 exit 0
