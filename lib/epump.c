@@ -225,32 +225,31 @@ static void emit_to_worker(struct epump *ep, struct iodev *dev, uint64_t id,
 	send_to_worker(ep, w, &ev);
 }
 
-/* A device event: run here when the core has no workers, else handed to
- * the device's worker.  Inline: classify() calls it for every result. */
+/*
+ * A device event: run here when the core has no workers, else handed to
+ * the device's worker.  Inline: classify() calls it for every result.
+ * here: run the handler from this frame (reads and accepts, the events
+ * that come most; devrun.h says why), else through ep__dev_ready().
+ */
+static inline __attribute__((always_inline))
+void emit_at(struct epump *ep, struct iodev *dev, uint64_t id, int event,
+             bool here)
+{
+	atomic_store_explicit(&ep->nevents,
+	    atomic_load_explicit(&ep->nevents, memory_order_relaxed) + 1,
+	    memory_order_relaxed);
+	if (ep__nworkers(ep->core) != 0)
+		emit_to_worker(ep, dev, id, event);
+	else if (here)
+		(void)ep__dev_ready_in(dev, id, event, ep->index);
+	else
+		(void)ep__dev_ready(dev, id, event, ep->index);
+}
+
 static inline void emit(struct epump *ep, struct iodev *dev, uint64_t id,
                         int event)
 {
-	atomic_store_explicit(&ep->nevents,
-	    atomic_load_explicit(&ep->nevents, memory_order_relaxed) + 1,
-	    memory_order_relaxed);
-	if (ep__nworkers(ep->core) == 0)
-		(void)ep__dev_ready(dev, id, event, ep->index);
-	else
-		emit_to_worker(ep, dev, id, event);
-}
-
-/* emit() for a read or an accept, the events that come most: the
- * handler runs from this frame (devrun.h says why). */
-static inline __attribute__((always_inline))
-void emit_read(struct epump *ep, struct iodev *dev, uint64_t id, int event)
-{
-	atomic_store_explicit(&ep->nevents,
-	    atomic_load_explicit(&ep->nevents, memory_order_relaxed) + 1,
-	    memory_order_relaxed);
-	if (ep__nworkers(ep->core) == 0)
-		(void)ep__dev_ready_in(dev, id, event, ep->index);
-	else
-		emit_to_worker(ep, dev, id, event);
+	emit_at(ep, dev, id, event, false);
 }
 
 /* Turns one poller result into events (rule 5: none is swallowed). */
@@ -293,8 +292,8 @@ static EP__HOT void classify(struct epump *ep,
 	}
 	if ((ev & (EP_PR | EP_PERR | EP_PHUP)) && (pf & PF_READ)) {
 		if ((pf & PF_LISTEN) || !(ev & (EP_PERR | EP_PHUP))) {
-			emit_read(ep, dev, pe->id,
-			          (pf & PF_LISTEN) ? IOE_ACCEPT : IOE_READ);
+			emit_at(ep, dev, pe->id,
+			        (pf & PF_LISTEN) ? IOE_ACCEPT : IOE_READ, true);
 		} else {
 			/*
 			 * End of file or an error: a handler that stopped at a
