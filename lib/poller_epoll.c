@@ -86,7 +86,7 @@ static int epoll_del_p(void *vp, int fd)
  * loop makes this system call itself with the fd (epump.c); the ops keep
  * a wait as every backend's do. */
 static int epoll_wait_p(void *vp, struct ep__pevent *out, int max,
-                                int timeout_ms)
+                        int timeout_ms)
 {
 	struct ep_epoll *p = vp;
 

@@ -23,9 +23,9 @@
  * Elsewhere the calls go through syscall(2) in a process with a second
  * thread (no cancellation bookkeeping) and through glibc's wrappers in a
  * one-thread process, where they skip it and are the shorter path:
- * __libc_single_threaded (glibc 2.32) picks.  Both paths make the same
- * system call, so a value that is stale for a moment while a thread
- * starts costs a few instructions, nothing more.  Sanitizer builds keep
+ * __libc_single_threaded (glibc 2.32) picks.  Both paths have the same
+ * effect, so a value that is stale for a moment while a thread starts
+ * costs a few instructions, nothing more.  Sanitizer builds keep
  * the wrappers: ASan checks buffers and TSan orders threads through them.
  *
  * With EPUMP_LIBC_IO=1 in the environment when the library is loaded

@@ -81,10 +81,10 @@
 #       median as "LO-HI", each printed with fmt (as medci() below).
 #   awk_median_keyed
 #       add(key, x) keeps x among the values of key (arrays v and nv);
-#       median(key): their median, -1 for none; medci(key), after median():
-#       "LO-HI", a 95% confidence interval of that median (the values of
-#       ranks n/2 - 0.98 sqrt(n) and n/2 + 1 + 0.98 sqrt(n), which holds
-#       whatever the values' distribution), "-" for fewer than 6 values.
+#       median(key): their median, -1 for none; medci(key): "LO-HI", a 95%
+#       confidence interval of that median (the values of ranks n/2 - 0.98
+#       sqrt(n) and n/2 + 1 + 0.98 sqrt(n), which holds whatever the
+#       values' distribution), "-" for fewer than 6 values.
 #   awk_row
 #       row(case, subject, metric, value, peer, ratio, target): appends one
 #       tab-separated row to the file named by the awk variable tsv (nothing
@@ -266,6 +266,18 @@ strace_counts() { # FILE PER PREFIX
 	}' "$1"
 }
 
+# The ranks of a 95% confidence interval of the median of n sorted values
+# (order statistics: it holds whatever their distribution), in ci_lo and
+# ci_hi.  Part of both median texts below.
+awk_ci_ranks='
+function ci_ranks(n) {
+	ci_lo = int(n / 2 - 0.98 * sqrt(n) + 0.5)
+	ci_hi = int(n / 2 + 1 + 0.98 * sqrt(n) + 0.5)
+	if (ci_lo < 1) ci_lo = 1
+	if (ci_hi > n) ci_hi = n
+}
+'
+
 awk_median='
 function median(list,   n, v, i, j, t) {
 	n = split(list, v, " ")
@@ -276,20 +288,17 @@ function median(list,   n, v, i, j, t) {
 	if (n % 2) return v[(n + 1) / 2] + 0
 	return (v[n / 2] + v[n / 2 + 1]) / 2
 }
-function medci(list, fmt,   n, v, i, j, t, lo, hi) {
+function medci(list, fmt,   n, v, i, j, t) {
 	n = split(list, v, " ")
 	if (n < 6) return "-"
 	for (i = 2; i <= n; i++)
 		for (j = i; j > 1 && v[j - 1] + 0 > v[j] + 0; j--) {
 			t = v[j]; v[j] = v[j - 1]; v[j - 1] = t
 		}
-	lo = int(n / 2 - 0.98 * sqrt(n) + 0.5)
-	hi = int(n / 2 + 1 + 0.98 * sqrt(n) + 0.5)
-	if (lo < 1) lo = 1
-	if (hi > n) hi = n
-	return sprintf(fmt "-" fmt, v[lo], v[hi])
+	ci_ranks(n)
+	return sprintf(fmt "-" fmt, v[ci_lo], v[ci_hi])
 }
-'
+'"$awk_ci_ranks"
 
 awk_median_keyed='
 function median(key,    i, j, t, m) {
@@ -302,16 +311,13 @@ function median(key,    i, j, t, m) {
 	return m % 2 ? v[key, (m + 1) / 2] : (v[key, m / 2] + v[key, m / 2 + 1]) / 2
 }
 function add(key, x) { v[key, ++nv[key]] = x }
-function medci(key,    m, lo, hi) {
-	m = nv[key]
-	if (m < 6) return "-"
-	lo = int(m / 2 - 0.98 * sqrt(m) + 0.5)
-	hi = int(m / 2 + 1 + 0.98 * sqrt(m) + 0.5)
-	if (lo < 1) lo = 1
-	if (hi > m) hi = m
-	return sprintf("%.3f-%.3f", v[key, lo], v[key, hi])
+function medci(key) {
+	if (nv[key] < 6) return "-"
+	median(key) # sorts the values
+	ci_ranks(nv[key])
+	return sprintf("%.3f-%.3f", v[key, ci_lo], v[key, ci_hi])
 }
-'
+'"$awk_ci_ranks"
 
 awk_row='
 function row(c, subject, metric, value, peer, ratio, target) {
